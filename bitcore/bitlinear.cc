@@ -1,0 +1,202 @@
+#include "bitcore/bitlinear.h"
+
+#include <vector>
+
+#include <ATen/ops/empty.h>
+#include <ATen/ops/linear.h>
+#include <c10/core/GradMode.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include "absl/strings/str_cat.h"
+#include "bitcore/errors.h"
+#include "bitcore/kernel_registry.h"
+#include "bitcore/packing.h"
+#include "bitcore/quantization.h"
+#include "bitcore/tensor_checks.h"
+
+namespace bitlab {
+namespace bitlinear {
+namespace {
+
+void check_weight(const char* function, const at::Tensor& weight) {
+  check_dtype(function, "weight", weight, at::kFloat);
+  check_rank(function, "weight", weight, 2);
+  check_not_empty(function, "weight", weight);
+}
+
+void check_input(const char* function, const at::Tensor& x, int64_t in_features) {
+  check_dtype(function, "input", x, at::kFloat);
+  check_min_rank(function, "input", x, 1);
+  if (x.size(-1) != in_features) {
+    throw ShapeError(absl::StrCat(function, ": input has shape ", shape_string(x),
+                                  "; its last dimension is ", x.size(-1),
+                                  ", expected in_features = ", in_features));
+  }
+}
+
+void check_bias(const char* function, const at::Tensor& bias, int64_t out_features) {
+  if (!bias.defined()) return;
+  check_dtype(function, "bias", bias, at::kFloat);
+  if (bias.dim() != 1 || bias.size(0) != out_features) {
+    throw ShapeError(absl::StrCat(function, ": bias has shape ", shape_string(bias),
+                                  ", expected [", out_features, "] (out_features)"));
+  }
+}
+
+// The STE as an autograd function: quantize in the forward, pass gradients straight through.
+class FakeQuantLinearFunction : public torch::autograd::Function<FakeQuantLinearFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
+                            const at::Tensor& weight, const at::Tensor& bias,
+                            const BitQuantConfig& config) {
+    const at::Tensor x_hat = config.activation_dtype == ActivationDtype::kInt8
+                                 ? [&] {
+                                     QuantizedTensor q = quantize_x(x, config);
+                                     return dequantize_x(q.values, q.scale);
+                                   }()
+                                 : x;
+    QuantizedTensor q_w = quantize_weight(weight, config);
+    const at::Tensor w_hat = dequantize_weight(q_w.values, q_w.scale);
+    ctx->save_for_backward({x_hat, w_hat});
+    ctx->saved_data["has_bias"] = bias.defined();
+    return at::linear(x_hat, w_hat, bias);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& x_hat = saved[0];
+    const at::Tensor& w_hat = saved[1];
+    const at::Tensor& grad_y = grad_outputs[0];
+    const int64_t n = w_hat.size(0);
+    const int64_t k = w_hat.size(1);
+    // d/dx linear(x, W) = grad_y W; d/dW = grad_y^T x; quantization passes as the identity.
+    const at::Tensor grad_rows = grad_y.reshape({-1, n});
+    at::Tensor grad_x = grad_y.matmul(w_hat);
+    at::Tensor grad_w = grad_rows.t().mm(x_hat.reshape({-1, k}));
+    at::Tensor grad_b = ctx->saved_data["has_bias"].toBool() ? grad_rows.sum(0) : at::Tensor();
+    return {grad_x, grad_w, grad_b, at::Tensor()};
+  }
+};
+
+}  // namespace
+
+PreparedWeights prepare_weights(const at::Tensor& weight, const BitQuantConfig& config) {
+  check_weight("bitlinear::prepare_weights", weight);
+  c10::NoGradGuard no_grad;
+  QuantizedTensor q = quantize_weight(weight.detach().cpu(), config);
+  PreparedWeights prepared;
+  prepared.qweight_scale = q.scale;
+  prepared.qweight = pack_t2(q.values);
+  prepared.in_features = weight.size(1);
+  return prepared;
+}
+
+KernelWeights pack_for_kernel(const PreparedWeights& prepared, const BitKernel& kernel) {
+  const char* function = "bitlinear::pack_for_kernel";
+  check_dtype(function, "qweight", prepared.qweight, at::kByte);
+  check_rank(function, "qweight", prepared.qweight, 2);
+  check_cpu(function, "qweight", prepared.qweight);
+  const int64_t n = prepared.qweight.size(0);
+  const int64_t k = prepared.in_features;
+  if (k <= 0 || prepared.qweight.size(1) != (k + 3) / 4) {
+    throw ShapeError(absl::StrCat(function, ": qweight has shape ",
+                                  shape_string(prepared.qweight), ", expected [", n, ", ",
+                                  (k + 3) / 4, "] for in_features = ", k));
+  }
+  check_dtype(function, "qweight_scale", prepared.qweight_scale, at::kFloat);
+  const at::Tensor& scale = prepared.qweight_scale;
+  if (scale.dim() != 1 || (scale.size(0) != 1 && scale.size(0) != n)) {
+    throw ShapeError(absl::StrCat(function, ": qweight_scale has shape ", shape_string(scale),
+                                  ", expected [1] or [", n, "] (out_features)"));
+  }
+  KernelWeights weights;
+  weights.kernel = &kernel;
+  weights.in_features = k;
+  weights.out_features = n;
+  weights.scale = scale.contiguous();
+  weights.packed = at::empty({kernel.packed_weight_bytes(n, k)}, at::kByte);
+  const at::Tensor t2 = prepared.qweight.contiguous();
+  kernel.pack_weights(t2.data_ptr<uint8_t>(), n, k, weights.packed.data_ptr<uint8_t>());
+  return weights;
+}
+
+at::Tensor fake_quant_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                             const BitQuantConfig& config) {
+  const char* function = "bitlinear::fake_quant_linear";
+  config.validate();
+  check_weight(function, weight);
+  check_input(function, x, weight.size(1));
+  check_bias(function, bias, weight.size(0));
+  return FakeQuantLinearFunction::apply(x, weight, bias, config);
+}
+
+at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, const at::Tensor& bias,
+                          const BitQuantConfig& config) {
+  const char* function = "bitlinear::forward_packed";
+  config.validate();
+  if (weights.kernel == nullptr) {
+    throw BitLabError(absl::StrCat(function, ": weights were not packed for a kernel"));
+  }
+  check_input(function, x, weights.in_features);
+  check_cpu(function, "input", x);
+  check_bias(function, bias, weights.out_features);
+  const BitKernel& kernel = *weights.kernel;
+  const int64_t k = weights.in_features;
+  const int64_t n = weights.out_features;
+  const at::Tensor rows = x.reshape({-1, k}).contiguous();
+  const int64_t m = rows.size(0);
+  const at::Tensor bias_c = bias.defined() ? bias.contiguous() : at::Tensor();
+  const float* bias_ptr = bias_c.defined() ? bias_c.data_ptr<float>() : nullptr;
+  const bool per_channel_weights = weights.scale.size(0) > 1;
+
+  at::Tensor y = at::empty({m, n}, at::kFloat);
+  if (config.activation_dtype == ActivationDtype::kInt8) {
+    const bool per_token = config.activation_granularity == Granularity::kPerChannel;
+    at::Tensor q = at::empty({m, k}, at::kChar);
+    at::Tensor x_scale = at::empty({per_token ? m : 1}, at::kFloat);
+    kernel.quantize_activations(rows.data_ptr<float>(), m, k, config.activation_granularity,
+                                config.eps, q.data_ptr<int8_t>(), x_scale.data_ptr<float>());
+    Int8GemmArgs args;
+    args.m = m;
+    args.n = n;
+    args.k = k;
+    args.x = q.data_ptr<int8_t>();
+    args.x_scale = x_scale.data_ptr<float>();
+    args.x_scale_per_row = per_token;
+    args.w = weights.packed.data_ptr<uint8_t>();
+    args.w_scale = weights.scale.data_ptr<float>();
+    args.w_scale_per_channel = per_channel_weights;
+    args.bias = bias_ptr;
+    kernel.int8_gemm(args, y.data_ptr<float>());
+  } else {
+    Float32GemmArgs args;
+    args.m = m;
+    args.n = n;
+    args.k = k;
+    args.x = rows.data_ptr<float>();
+    args.w = weights.packed.data_ptr<uint8_t>();
+    args.w_scale = weights.scale.data_ptr<float>();
+    args.w_scale_per_channel = per_channel_weights;
+    args.bias = bias_ptr;
+    kernel.float32_gemm(args, y.data_ptr<float>());
+  }
+  std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
+  out_shape.back() = n;
+  return y.view(out_shape);
+}
+
+at::Tensor forward_prepared(const at::Tensor& x, const PreparedWeights& prepared,
+                            const at::Tensor& bias, const BitQuantConfig& config) {
+  const BitKernel& kernel = KernelRegistry::get_kernel_for_config(config);
+  return forward_packed(x, pack_for_kernel(prepared, kernel), bias, config);
+}
+
+at::Tensor forward(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                   const BitQuantConfig& config, bool training) {
+  if (training) return fake_quant_linear(x, weight, bias, config);
+  return forward_prepared(x, prepare_weights(weight, config), bias, config);
+}
+
+}  // namespace bitlinear
+}  // namespace bitlab

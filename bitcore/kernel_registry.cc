@@ -1,0 +1,133 @@
+#include "bitcore/kernel_registry.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "bitcore/errors.h"
+#include "bitcore/kernels/cpu_features.h"
+#include "bitcore/kernels/reference/reference_kernel.h"
+
+namespace bitlab {
+namespace {
+
+std::vector<const BitKernel*> collect_built_kernels() {
+  // Gate 1: each backend library is linked in (and listed here) only when the build selects
+  // it. The reference kernel is always built.
+  std::vector<const BitKernel*> kernels = {&reference_kernel()};
+  std::stable_sort(kernels.begin(), kernels.end(), [](const BitKernel* a, const BitKernel* b) {
+    return a->priority() > b->priority();
+  });
+  return kernels;
+}
+
+std::string describe_kernels() {
+  std::vector<std::string> built;
+  std::vector<std::string> here;
+  for (const BitKernel* k : KernelRegistry::built_kernels()) {
+    built.push_back(absl::StrCat(k->name(), " (", k->isa(), ")"));
+    if (k->is_supported()) here.push_back(k->name());
+  }
+  return absl::StrCat("built kernels: ", absl::StrJoin(built, ", "),
+                      "; runnable on this CPU: ", absl::StrJoin(here, ", "));
+}
+
+const char* kernel_override() {
+  const char* name = std::getenv(kKernelOverrideEnv);
+  return name != nullptr && name[0] != '\0' ? name : nullptr;
+}
+
+}  // namespace
+
+const std::vector<const BitKernel*>& KernelRegistry::built_kernels() {
+  static const std::vector<const BitKernel*> kernels = collect_built_kernels();
+  return kernels;
+}
+
+const BitKernel& KernelRegistry::get_kernel_for_config(const BitQuantConfig& config) {
+  config.validate();
+  if (const char* name = kernel_override()) return get_kernel_by_name(name, config);
+  for (const BitKernel* kernel : built_kernels()) {
+    if (kernel->is_supported() && kernel->is_compatible_with(config)) return *kernel;
+  }
+  // Unreachable while the reference kernel is built, which is always.
+  throw KernelNotFoundError(absl::StrCat("no kernel implements ", config.to_string(), "; ",
+                                         describe_kernels()));
+}
+
+const BitKernel& KernelRegistry::get_kernel_by_name(std::string_view name,
+                                                    const BitQuantConfig& config) {
+  config.validate();
+  for (const BitKernel* kernel : built_kernels()) {
+    if (name != kernel->name()) continue;
+    const std::string unsupported = kernel->unsupported_reason();
+    if (!unsupported.empty()) {
+      throw KernelNotFoundError(absl::StrCat("kernel \"", std::string(name),
+                                             "\" cannot run here: ", unsupported, "; ",
+                                             describe_kernels()));
+    }
+    const std::string incompatible = kernel->incompatibility(config);
+    if (!incompatible.empty()) {
+      throw KernelNotFoundError(absl::StrCat("kernel \"", std::string(name),
+                                             "\" does not implement ", config.to_string(), ": ",
+                                             incompatible, "; ", describe_kernels()));
+    }
+    return *kernel;
+  }
+  throw KernelNotFoundError(absl::StrCat("no kernel named \"", std::string(name), "\"",
+                                         kernel_override() != nullptr
+                                             ? absl::StrCat(" (", kKernelOverrideEnv, "=",
+                                                            kernel_override(), ")")
+                                             : "",
+                                         "; ", describe_kernels()));
+}
+
+std::vector<std::string> KernelRegistry::list_available_kernels() {
+  std::vector<std::string> names;
+  for (const BitKernel* kernel : built_kernels()) {
+    if (kernel->is_supported()) names.push_back(kernel->name());
+  }
+  return names;
+}
+
+std::string KernelRegistry::explain(const BitQuantConfig& config) {
+  config.validate();
+  std::string out = absl::StrCat("Kernel selection for ", config.to_string(), " (eps ",
+                                 config.eps, ")\n");
+  absl::StrAppend(&out, "CPU features: ", to_string(cpu_features()), "\n");
+  const char* forced = kernel_override();
+  absl::StrAppend(&out, kKernelOverrideEnv, ": ", forced != nullptr ? forced : "(not set)", "\n");
+  absl::StrAppend(&out, "Built kernels, highest priority first:\n");
+  const BitKernel* winner = nullptr;
+  int candidates = 0;
+  for (const BitKernel* kernel : built_kernels()) {
+    const std::string unsupported = kernel->unsupported_reason();
+    const std::string incompatible = kernel->incompatibility(config);
+    absl::StrAppend(&out, "  ", kernel->name(), "  isa=", kernel->isa(),
+                    "  priority=", kernel->priority(), "  ",
+                    unsupported.empty() ? "runs here" : "cannot run here: " + unsupported, "; ",
+                    incompatible.empty() ? "compatible" : "incompatible: " + incompatible, "\n");
+    if (unsupported.empty() && incompatible.empty()) {
+      ++candidates;
+      if (winner == nullptr) winner = kernel;
+    }
+  }
+  if (forced != nullptr) {
+    try {
+      const BitKernel& chosen = get_kernel_by_name(forced, config);
+      absl::StrAppend(&out, "Chosen: ", chosen.name(), ", forced by ", kKernelOverrideEnv, "\n");
+    } catch (const KernelNotFoundError& e) {
+      absl::StrAppend(&out, "Chosen: none; the override fails: ", e.what(), "\n");
+    }
+  } else if (winner != nullptr) {
+    absl::StrAppend(&out, "Chosen: ", winner->name(), ", the highest priority of ", candidates,
+                    " kernel(s) that run here and implement ", config.to_string(), "\n");
+  } else {
+    absl::StrAppend(&out, "Chosen: none; no built kernel runs here and implements ",
+                    config.to_string(), "\n");
+  }
+  return out;
+}
+
+}  // namespace bitlab

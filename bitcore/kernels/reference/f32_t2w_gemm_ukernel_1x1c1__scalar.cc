@@ -1,0 +1,28 @@
+#include "bitcore/kernels/reference/ukernels.h"
+#include "bitcore/kernels/ternary_packing.h"
+
+namespace bitlab {
+namespace internal {
+
+void f32_t2w_gemm_ukernel_1x1c1__scalar(const Float32GemmArgs& args, float* y) {
+  const int64_t row_bytes = t2_row_bytes(args.k);
+  for (int64_t m = 0; m < args.m; ++m) {
+    const float* x = args.x + m * args.k;
+    for (int64_t n = 0; n < args.n; ++n) {
+      const uint8_t* w = args.w + n * row_bytes;
+      float sum = 0.0f;
+      for (int64_t k = 0; k < args.k; ++k) {
+        const int q = t2_weight(w, k);
+        if (q > 0) sum += x[k];
+        if (q < 0) sum -= x[k];
+      }
+      const float w_scale = args.w_scale_per_channel ? args.w_scale[n] : args.w_scale[0];
+      float out = sum * w_scale;
+      if (args.bias != nullptr) out += args.bias[n];
+      y[m * args.n + n] = out;
+    }
+  }
+}
+
+}  // namespace internal
+}  // namespace bitlab

@@ -1,0 +1,50 @@
+#include "bitcore/kernels/reference/reference_kernel.h"
+
+#include <cstring>
+
+#include "bitcore/kernels/reference/ukernels.h"
+#include "bitcore/kernels/ternary_packing.h"
+
+namespace bitlab {
+namespace {
+
+class ReferenceKernel final : public BitKernel {
+ public:
+  const char* name() const override { return "reference"; }
+  const char* isa() const override { return "scalar"; }
+  // The lowest priority: anything else that is built, supported and compatible is faster.
+  int priority() const override { return 0; }
+  std::string unsupported_reason() const override { return ""; }
+  std::string incompatibility(const BitQuantConfig&) const override { return ""; }
+
+  int64_t packed_weight_bytes(int64_t n, int64_t k) const override {
+    return t2_packed_bytes(n, k);
+  }
+  void pack_weights(const uint8_t* t2, int64_t n, int64_t k, uint8_t* packed) const override {
+    std::memcpy(packed, t2, static_cast<size_t>(t2_packed_bytes(n, k)));
+  }
+
+  void quantize_activations(const float* x, int64_t m, int64_t k, Granularity granularity,
+                            float eps, int8_t* q, float* scales) const override {
+    internal::f32_qd8_quantize_ukernel__scalar(x, m, k, granularity == Granularity::kPerChannel,
+                                               eps, q, scales);
+  }
+  void int8_accumulate(const Int8GemmArgs& args, int32_t* acc) const override {
+    internal::qd8_t2w_gemm_ukernel_1x1c1__scalar(args, acc, nullptr);
+  }
+  void int8_gemm(const Int8GemmArgs& args, float* y) const override {
+    internal::qd8_t2w_gemm_ukernel_1x1c1__scalar(args, nullptr, y);
+  }
+  void float32_gemm(const Float32GemmArgs& args, float* y) const override {
+    internal::f32_t2w_gemm_ukernel_1x1c1__scalar(args, y);
+  }
+};
+
+}  // namespace
+
+const BitKernel& reference_kernel() {
+  static const ReferenceKernel kernel;
+  return kernel;
+}
+
+}  // namespace bitlab

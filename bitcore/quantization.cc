@@ -1,0 +1,92 @@
+#include "bitcore/quantization.h"
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/empty_like.h>
+#include <ATen/ops/zeros.h>
+
+#include "absl/strings/str_cat.h"
+#include "bitcore/errors.h"
+#include "bitcore/tensor_checks.h"
+
+namespace bitlab {
+namespace {
+
+// Quantization math runs in float32 whatever the input's floating type.
+at::Tensor as_float32(const at::Tensor& t) { return t.to(at::kFloat); }
+
+}  // namespace
+
+at::Tensor weight_scale(const at::Tensor& weight, Granularity granularity, float eps) {
+  check_floating("weight_scale", "weight", weight);
+  check_min_rank("weight_scale", "weight", weight, 1);
+  check_not_empty("weight_scale", "weight", weight);
+  const at::Tensor magnitude = as_float32(weight).abs();
+  at::Tensor mean = granularity == Granularity::kPerChannel
+                        ? magnitude.reshape({weight.size(0), -1}).mean(1)
+                        : magnitude.mean().reshape({1});
+  return mean.clamp_min(eps);
+}
+
+QuantizedTensor quantize_weight(const at::Tensor& weight, const BitQuantConfig& config) {
+  config.validate();
+  at::Tensor g = weight_scale(weight, config.weight_granularity, config.eps);
+  std::vector<int64_t> broadcast_shape(weight.dim(), 1);
+  broadcast_shape[0] = g.size(0);
+  // torch.round rounds half to even, as the contract requires.
+  at::Tensor q = (as_float32(weight) / g.reshape(broadcast_shape)).round().clamp(-1, 1);
+  return {q.to(at::kChar), g};
+}
+
+at::Tensor dequantize_weight(const at::Tensor& q, const at::Tensor& scale) {
+  check_min_rank("dequantize_weight", "q", q, 1);
+  if (scale.dim() != 1 || (scale.size(0) != 1 && scale.size(0) != q.size(0))) {
+    throw ShapeError(absl::StrCat("dequantize_weight: scale has shape ", shape_string(scale),
+                                  ", expected [1] or [", q.size(0), "] for weights of shape ",
+                                  shape_string(q)));
+  }
+  std::vector<int64_t> broadcast_shape(q.dim(), 1);
+  broadcast_shape[0] = scale.size(0);
+  return q.to(at::kFloat) * scale.to(at::kFloat).reshape(broadcast_shape);
+}
+
+namespace {
+
+// max(absmax, eps) over all of x ([1]) or per token (x.shape[:-1] + [1]), float32.
+at::Tensor clipped_absmax(const at::Tensor& x, Granularity granularity, float eps) {
+  const at::Tensor magnitude = as_float32(x).abs();
+  at::Tensor absmax;
+  if (granularity == Granularity::kPerChannel) {
+    // A row with no features has absmax 0, and eps takes over.
+    absmax = x.size(-1) == 0 ? magnitude.sum(-1, /*keepdim=*/true)
+                             : magnitude.amax(-1, /*keepdim=*/true);
+  } else {
+    absmax = x.numel() == 0 ? at::zeros({1}, magnitude.options()) : magnitude.max().reshape({1});
+  }
+  return absmax.clamp_min(eps);
+}
+
+}  // namespace
+
+at::Tensor activation_scale(const at::Tensor& x, Granularity granularity, float eps) {
+  check_floating("activation_scale", "x", x);
+  check_min_rank("activation_scale", "x", x, 1);
+  return clipped_absmax(x, granularity, eps) / 127.0f;
+}
+
+QuantizedTensor quantize_x(const at::Tensor& x, const BitQuantConfig& config) {
+  config.validate();
+  check_floating("quantize_x", "x", x);
+  check_min_rank("quantize_x", "x", x, 1);
+  const at::Tensor clipped = clipped_absmax(x, config.activation_granularity, config.eps);
+  // r = 127 / clipped as a true float32 division (ATen's `scalar / tensor` operator would
+  // take a reciprocal and multiply, which rounds differently), then x * r: a multiply.
+  const at::Tensor r = at::empty_like(clipped).fill_(127.0f).div_(clipped);
+  at::Tensor q = (as_float32(x) * r).round().clamp(-127, 127).to(at::kChar);
+  return {q, clipped / 127.0f};
+}
+
+at::Tensor dequantize_x(const at::Tensor& q, const at::Tensor& scale) {
+  return q.to(at::kFloat) * scale.to(at::kFloat);
+}
+
+}  // namespace bitlab
