@@ -22,10 +22,10 @@ std::vector<const BitKernel*> collect_built_kernels() {
   return kernels;
 }
 
-std::string describe_kernels() {
+std::string describe_kernels(const std::vector<const BitKernel*>& kernels) {
   std::vector<std::string> built;
   std::vector<std::string> here;
-  for (const BitKernel* k : KernelRegistry::built_kernels()) {
+  for (const BitKernel* k : kernels) {
     built.push_back(absl::StrCat(k->name(), " (", k->isa(), ")"));
     if (k->is_supported()) here.push_back(k->name());
   }
@@ -40,47 +40,91 @@ const char* kernel_override() {
 
 }  // namespace
 
+namespace internal {
+
+const BitKernel& find_kernel(const std::vector<const BitKernel*>& kernels, std::string_view name,
+                             const BitQuantConfig& config, const char* override_name) {
+  config.validate();
+  const std::string via_override =
+      override_name != nullptr ? absl::StrCat(" (from ", kKernelOverrideEnv, ")") : "";
+  for (const BitKernel* kernel : kernels) {
+    if (name != kernel->name()) continue;
+    const std::string unsupported = kernel->unsupported_reason();
+    if (!unsupported.empty()) {
+      throw KernelNotFoundError(absl::StrCat("kernel \"", std::string(name), "\"", via_override,
+                                             " cannot run here: ", unsupported, "; ",
+                                             describe_kernels(kernels)));
+    }
+    const std::string incompatible = kernel->incompatibility(config);
+    if (!incompatible.empty()) {
+      throw KernelNotFoundError(absl::StrCat("kernel \"", std::string(name), "\"", via_override,
+                                             " does not implement ", config.to_string(), ": ",
+                                             incompatible, "; ", describe_kernels(kernels)));
+    }
+    return *kernel;
+  }
+  throw KernelNotFoundError(absl::StrCat("no kernel named \"", std::string(name), "\"",
+                                         via_override, "; ", describe_kernels(kernels)));
+}
+
+const BitKernel& select_kernel(const std::vector<const BitKernel*>& kernels,
+                               const BitQuantConfig& config, const char* override_name) {
+  config.validate();
+  if (override_name != nullptr) return find_kernel(kernels, override_name, config, override_name);
+  for (const BitKernel* kernel : kernels) {
+    if (kernel->is_supported() && kernel->is_compatible_with(config)) return *kernel;
+  }
+  throw KernelNotFoundError(absl::StrCat("no kernel runs here and implements ",
+                                         config.to_string(), "; ", describe_kernels(kernels)));
+}
+
+std::string explain_selection(const std::vector<const BitKernel*>& kernels,
+                              const BitQuantConfig& config, const char* override_name) {
+  config.validate();
+  std::string out = absl::StrCat("Kernel selection for ", config.to_string(), " (eps ",
+                                 config.eps, ")\n");
+  absl::StrAppend(&out, "CPU features: ", to_string(cpu_features()), "\n");
+  absl::StrAppend(&out, kKernelOverrideEnv, ": ",
+                  override_name != nullptr ? override_name : "(not set)", "\n");
+  absl::StrAppend(&out, "Built kernels, highest priority first:\n");
+  int candidates = 0;
+  for (const BitKernel* kernel : kernels) {
+    const std::string unsupported = kernel->unsupported_reason();
+    const std::string incompatible = kernel->incompatibility(config);
+    absl::StrAppend(&out, "  ", kernel->name(), "  isa=", kernel->isa(),
+                    "  priority=", kernel->priority(), "  ",
+                    unsupported.empty() ? "runs here" : "cannot run here: " + unsupported, "; ",
+                    incompatible.empty() ? "compatible" : "incompatible: " + incompatible, "\n");
+    if (unsupported.empty() && incompatible.empty()) ++candidates;
+  }
+  try {
+    const BitKernel& chosen = select_kernel(kernels, config, override_name);
+    if (override_name != nullptr) {
+      absl::StrAppend(&out, "Chosen: ", chosen.name(), ", forced by ", kKernelOverrideEnv, "\n");
+    } else {
+      absl::StrAppend(&out, "Chosen: ", chosen.name(), ", the highest priority of ", candidates,
+                      " kernel(s) that run here and implement ", config.to_string(), "\n");
+    }
+  } catch (const KernelNotFoundError& e) {
+    absl::StrAppend(&out, "Chosen: none; ", e.what(), "\n");
+  }
+  return out;
+}
+
+}  // namespace internal
+
 const std::vector<const BitKernel*>& KernelRegistry::built_kernels() {
   static const std::vector<const BitKernel*> kernels = collect_built_kernels();
   return kernels;
 }
 
 const BitKernel& KernelRegistry::get_kernel_for_config(const BitQuantConfig& config) {
-  config.validate();
-  if (const char* name = kernel_override()) return get_kernel_by_name(name, config);
-  for (const BitKernel* kernel : built_kernels()) {
-    if (kernel->is_supported() && kernel->is_compatible_with(config)) return *kernel;
-  }
-  // Unreachable while the reference kernel is built, which is always.
-  throw KernelNotFoundError(absl::StrCat("no kernel implements ", config.to_string(), "; ",
-                                         describe_kernels()));
+  return internal::select_kernel(built_kernels(), config, kernel_override());
 }
 
 const BitKernel& KernelRegistry::get_kernel_by_name(std::string_view name,
                                                     const BitQuantConfig& config) {
-  config.validate();
-  for (const BitKernel* kernel : built_kernels()) {
-    if (name != kernel->name()) continue;
-    const std::string unsupported = kernel->unsupported_reason();
-    if (!unsupported.empty()) {
-      throw KernelNotFoundError(absl::StrCat("kernel \"", std::string(name),
-                                             "\" cannot run here: ", unsupported, "; ",
-                                             describe_kernels()));
-    }
-    const std::string incompatible = kernel->incompatibility(config);
-    if (!incompatible.empty()) {
-      throw KernelNotFoundError(absl::StrCat("kernel \"", std::string(name),
-                                             "\" does not implement ", config.to_string(), ": ",
-                                             incompatible, "; ", describe_kernels()));
-    }
-    return *kernel;
-  }
-  throw KernelNotFoundError(absl::StrCat("no kernel named \"", std::string(name), "\"",
-                                         kernel_override() != nullptr
-                                             ? absl::StrCat(" (", kKernelOverrideEnv, "=",
-                                                            kernel_override(), ")")
-                                             : "",
-                                         "; ", describe_kernels()));
+  return internal::find_kernel(built_kernels(), name, config, nullptr);
 }
 
 std::vector<std::string> KernelRegistry::list_available_kernels() {
@@ -92,42 +136,7 @@ std::vector<std::string> KernelRegistry::list_available_kernels() {
 }
 
 std::string KernelRegistry::explain(const BitQuantConfig& config) {
-  config.validate();
-  std::string out = absl::StrCat("Kernel selection for ", config.to_string(), " (eps ",
-                                 config.eps, ")\n");
-  absl::StrAppend(&out, "CPU features: ", to_string(cpu_features()), "\n");
-  const char* forced = kernel_override();
-  absl::StrAppend(&out, kKernelOverrideEnv, ": ", forced != nullptr ? forced : "(not set)", "\n");
-  absl::StrAppend(&out, "Built kernels, highest priority first:\n");
-  const BitKernel* winner = nullptr;
-  int candidates = 0;
-  for (const BitKernel* kernel : built_kernels()) {
-    const std::string unsupported = kernel->unsupported_reason();
-    const std::string incompatible = kernel->incompatibility(config);
-    absl::StrAppend(&out, "  ", kernel->name(), "  isa=", kernel->isa(),
-                    "  priority=", kernel->priority(), "  ",
-                    unsupported.empty() ? "runs here" : "cannot run here: " + unsupported, "; ",
-                    incompatible.empty() ? "compatible" : "incompatible: " + incompatible, "\n");
-    if (unsupported.empty() && incompatible.empty()) {
-      ++candidates;
-      if (winner == nullptr) winner = kernel;
-    }
-  }
-  if (forced != nullptr) {
-    try {
-      const BitKernel& chosen = get_kernel_by_name(forced, config);
-      absl::StrAppend(&out, "Chosen: ", chosen.name(), ", forced by ", kKernelOverrideEnv, "\n");
-    } catch (const KernelNotFoundError& e) {
-      absl::StrAppend(&out, "Chosen: none; the override fails: ", e.what(), "\n");
-    }
-  } else if (winner != nullptr) {
-    absl::StrAppend(&out, "Chosen: ", winner->name(), ", the highest priority of ", candidates,
-                    " kernel(s) that run here and implement ", config.to_string(), "\n");
-  } else {
-    absl::StrAppend(&out, "Chosen: none; no built kernel runs here and implements ",
-                    config.to_string(), "\n");
-  }
-  return out;
+  return internal::explain_selection(built_kernels(), config, kernel_override());
 }
 
 }  // namespace bitlab

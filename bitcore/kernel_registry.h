@@ -55,6 +55,19 @@ class KernelRegistry {
   static std::string explain(const BitQuantConfig& config);
 };
 
+namespace internal {
+
+// The selection logic over an explicit kernel list (sorted by priority, highest first) and
+// override (null for none), so tests can exercise it with kernels of their own.
+const BitKernel& select_kernel(const std::vector<const BitKernel*>& kernels,
+                               const BitQuantConfig& config, const char* override_name);
+const BitKernel& find_kernel(const std::vector<const BitKernel*>& kernels, std::string_view name,
+                             const BitQuantConfig& config, const char* override_name);
+std::string explain_selection(const std::vector<const BitKernel*>& kernels,
+                              const BitQuantConfig& config, const char* override_name);
+
+}  // namespace internal
+
 }  // namespace bitlab
 
 #endif  // BITLAB_BITCORE_KERNEL_REGISTRY_H_
