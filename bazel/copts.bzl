@@ -8,6 +8,9 @@ BIT_DEFAULT_COPTS = [
     "-Wvla",  # variable-length arrays on the stack overflow silently on large shapes.
     "-Werror=return-type",
     "-Werror=switch",  # an enum case added later must be handled everywhere.
+    # The numerics contract fixes the order of float operations (acc * s * g + b); a fused
+    # multiply-add would round once instead of twice and break agreement between kernels.
+    "-ffp-contract=off",
 ]
 
 BIT_TEST_COPTS = BIT_DEFAULT_COPTS + [

@@ -47,7 +47,7 @@ void check_bias(const char* function, const at::Tensor& bias, int64_t out_featur
 class FakeQuantLinearFunction : public torch::autograd::Function<FakeQuantLinearFunction> {
  public:
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
-                            const at::Tensor& weight, const at::Tensor& bias,
+                            const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
                             const BitQuantConfig& config) {
     const at::Tensor x_hat = config.activation_dtype == ActivationDtype::kInt8
                                  ? [&] {
@@ -58,7 +58,7 @@ class FakeQuantLinearFunction : public torch::autograd::Function<FakeQuantLinear
     QuantizedTensor q_w = quantize_weight(weight, config);
     const at::Tensor w_hat = dequantize_weight(q_w.values, q_w.scale);
     ctx->save_for_backward({x_hat, w_hat});
-    ctx->saved_data["has_bias"] = bias.defined();
+    ctx->saved_data["has_bias"] = bias.has_value();
     return at::linear(x_hat, w_hat, bias);
   }
 
@@ -128,7 +128,10 @@ at::Tensor fake_quant_linear(const at::Tensor& x, const at::Tensor& weight, cons
   check_weight(function, weight);
   check_input(function, x, weight.size(1));
   check_bias(function, bias, weight.size(0));
-  return FakeQuantLinearFunction::apply(x, weight, bias, config);
+  // An undefined tensor cannot be an autograd input; an empty optional can.
+  const c10::optional<at::Tensor> optional_bias =
+      bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt;
+  return FakeQuantLinearFunction::apply(x, weight, optional_bias, config);
 }
 
 at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, const at::Tensor& bias,
