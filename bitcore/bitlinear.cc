@@ -38,8 +38,8 @@ void check_bias(const char* function, const at::Tensor& bias, int64_t out_featur
   if (!bias.defined()) return;
   check_dtype(function, "bias", bias, at::kFloat);
   if (bias.dim() != 1 || bias.size(0) != out_features) {
-    throw ShapeError(absl::StrCat(function, ": bias has shape ", shape_string(bias),
-                                  ", expected [", out_features, "] (out_features)"));
+    throw ShapeError(absl::StrCat(function, ": bias has shape ", shape_string(bias), ", expected [",
+                                  out_features, "] (out_features)"));
   }
 }
 
@@ -100,9 +100,8 @@ KernelWeights pack_for_kernel(const PreparedWeights& prepared, const BitKernel& 
   const int64_t n = prepared.qweight.size(0);
   const int64_t k = prepared.in_features;
   if (k <= 0 || prepared.qweight.size(1) != (k + 3) / 4) {
-    throw ShapeError(absl::StrCat(function, ": qweight has shape ",
-                                  shape_string(prepared.qweight), ", expected [", n, ", ",
-                                  (k + 3) / 4, "] for in_features = ", k));
+    throw ShapeError(absl::StrCat(function, ": qweight has shape ", shape_string(prepared.qweight),
+                                  ", expected [", n, ", ", (k + 3) / 4, "] for in_features = ", k));
   }
   check_dtype(function, "qweight_scale", prepared.qweight_scale, at::kFloat);
   const at::Tensor& scale = prepared.qweight_scale;

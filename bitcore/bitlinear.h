@@ -44,8 +44,8 @@ PreparedWeights prepare_weights(const at::Tensor& weight, const BitQuantConfig& 
 /// Prepared weights repacked into one kernel's own layout, ready to run many times.
 struct KernelWeights {
   const BitKernel* kernel = nullptr;
-  at::Tensor packed;         // uint8 [kernel->packed_weight_bytes(N, K)]
-  at::Tensor scale;          // float32 [1] or [N], contiguous
+  at::Tensor packed;  // uint8 [kernel->packed_weight_bytes(N, K)]
+  at::Tensor scale;   // float32 [1] or [N], contiguous
   int64_t in_features = 0;
   int64_t out_features = 0;
 };

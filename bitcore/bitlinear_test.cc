@@ -30,8 +30,8 @@ struct Shape {
   int64_t n;
 };
 const Shape kShapes[] = {
-    {{1, 16}, 8},   {{1, 1}, 3},    {{5, 7}, 9},       {{2, 3, 13}, 6},
-    {{4, 30}, 1},   {{3, 2, 2, 5}, 4}, {{17, 64}, 33}, {{6}, 5},
+    {{1, 16}, 8}, {{1, 1}, 3},       {{5, 7}, 9},    {{2, 3, 13}, 6},
+    {{4, 30}, 1}, {{3, 2, 2, 5}, 4}, {{17, 64}, 33}, {{6}, 5},
 };
 
 std::vector<int64_t> output_shape(const Shape& s) {
@@ -171,7 +171,9 @@ TEST(BitLinearTest, BadInputIsNamed) {
   const at::Tensor w = at::randn({3, 4});
   const BitQuantConfig config;
   for (bool training : {true, false}) {
-    EXPECT_THAT(shape_error([&] { bitlinear::forward(at::randn({2, 5}), w, {}, config, training); }),
+    EXPECT_THAT(shape_error([&] {
+                  bitlinear::forward(at::randn({2, 5}), w, {}, config, training);
+                }),
                 HasSubstr("input has shape [2, 5]; its last dimension is 5, expected "
                           "in_features = 4"));
     EXPECT_THAT(shape_error([&] {
@@ -189,7 +191,9 @@ TEST(BitLinearTest, BadInputIsNamed) {
   }
   bitlinear::PreparedWeights p = bitlinear::prepare_weights(w, config);
   p.in_features = 9;
-  EXPECT_THAT(shape_error([&] { bitlinear::forward_prepared(at::randn({1, 9}), p, {}, config); }),
+  EXPECT_THAT(shape_error([&] {
+                bitlinear::forward_prepared(at::randn({1, 9}), p, {}, config);
+              }),
               HasSubstr("qweight has shape [3, 1], expected [3, 3] for in_features = 9"));
 }
 

@@ -74,15 +74,15 @@ const BitKernel& select_kernel(const std::vector<const BitKernel*>& kernels,
   for (const BitKernel* kernel : kernels) {
     if (kernel->is_supported() && kernel->is_compatible_with(config)) return *kernel;
   }
-  throw KernelNotFoundError(absl::StrCat("no kernel runs here and implements ",
-                                         config.to_string(), "; ", describe_kernels(kernels)));
+  throw KernelNotFoundError(absl::StrCat("no kernel runs here and implements ", config.to_string(),
+                                         "; ", describe_kernels(kernels)));
 }
 
 std::string explain_selection(const std::vector<const BitKernel*>& kernels,
                               const BitQuantConfig& config, const char* override_name) {
   config.validate();
-  std::string out = absl::StrCat("Kernel selection for ", config.to_string(), " (eps ",
-                                 config.eps, ")\n");
+  std::string out =
+      absl::StrCat("Kernel selection for ", config.to_string(), " (eps ", config.eps, ")\n");
   absl::StrAppend(&out, "CPU features: ", to_string(cpu_features()), "\n");
   absl::StrAppend(&out, kKernelOverrideEnv, ": ",
                   override_name != nullptr ? override_name : "(not set)", "\n");

@@ -19,7 +19,9 @@ using ::testing::HasSubstr;
 class GatedKernel final : public BitKernel {
  public:
   GatedKernel(const char* name, int priority, std::string unsupported, bool int8_only)
-      : name_(name), priority_(priority), unsupported_(std::move(unsupported)),
+      : name_(name),
+        priority_(priority),
+        unsupported_(std::move(unsupported)),
         int8_only_(int8_only) {}
   const char* name() const override { return name_; }
   const char* isa() const override { return "test"; }
@@ -69,12 +71,12 @@ class KernelSelectionTest : public ::testing::Test {
 
 TEST_F(KernelSelectionTest, HighestPrioritySupportedCompatibleKernelWins) {
   // future_isa outranks everything but cannot run; fast_int8 wins for int8 configs only.
-  EXPECT_STREQ(internal::select_kernel(kernels_, BitQuantConfig::from_string("ai8pc_wpt"), nullptr)
-                   .name(),
-               "fast_int8");
-  EXPECT_STREQ(internal::select_kernel(kernels_, BitQuantConfig::from_string("af32_wpt"), nullptr)
-                   .name(),
-               "general");
+  EXPECT_STREQ(
+      internal::select_kernel(kernels_, BitQuantConfig::from_string("ai8pc_wpt"), nullptr).name(),
+      "fast_int8");
+  EXPECT_STREQ(
+      internal::select_kernel(kernels_, BitQuantConfig::from_string("af32_wpt"), nullptr).name(),
+      "general");
 }
 
 TEST_F(KernelSelectionTest, OverrideForcesAKernel) {
@@ -147,17 +149,17 @@ class KernelRegistryTest : public ::testing::Test {
 TEST_F(KernelRegistryTest, BuiltKernelsAreSortedAndIncludeReference) {
   const auto& kernels = KernelRegistry::built_kernels();
   ASSERT_FALSE(kernels.empty());
-  EXPECT_TRUE(std::is_sorted(kernels.begin(), kernels.end(),
-                             [](const BitKernel* a, const BitKernel* b) {
-                               return a->priority() > b->priority();
-                             }));
+  EXPECT_TRUE(std::is_sorted(
+      kernels.begin(), kernels.end(),
+      [](const BitKernel* a, const BitKernel* b) { return a->priority() > b->priority(); }));
   EXPECT_EQ(kernels.back(), &reference_kernel());
   const auto available = KernelRegistry::list_available_kernels();
   EXPECT_NE(std::find(available.begin(), available.end(), "reference"), available.end());
 }
 
 TEST_F(KernelRegistryTest, SelectionPicksTheBestCandidateForEveryConfig) {
-  for (const char* s : {"ai8pt_wpt", "ai8pt_wpc", "ai8pc_wpt", "ai8pc_wpc", "af32_wpt", "af32_wpc"}) {
+  for (const char* s :
+       {"ai8pt_wpt", "ai8pt_wpc", "ai8pc_wpt", "ai8pc_wpc", "af32_wpt", "af32_wpc"}) {
     const BitQuantConfig config = BitQuantConfig::from_string(s);
     const BitKernel& chosen = KernelRegistry::get_kernel_for_config(config);
     EXPECT_TRUE(chosen.is_supported()) << s;
@@ -167,7 +169,8 @@ TEST_F(KernelRegistryTest, SelectionPicksTheBestCandidateForEveryConfig) {
         EXPECT_LE(other->priority(), chosen.priority()) << s << ": " << other->name();
       }
     }
-    EXPECT_THAT(KernelRegistry::explain(config), HasSubstr(std::string("Chosen: ") + chosen.name()));
+    EXPECT_THAT(KernelRegistry::explain(config),
+                HasSubstr(std::string("Chosen: ") + chosen.name()));
   }
 }
 

@@ -25,8 +25,7 @@ at::Tensor pack(const char* function, const at::Tensor& q, int64_t (*row_bytes)(
   int64_t bad = -1;
   if (!pack_fn(rows.data_ptr<int8_t>(), n, k, packed.data_ptr<uint8_t>(), &bad)) {
     throw BitLabError(absl::StrCat(function, ": q[", bad / k, ", ", bad % k, "] (row, column of ",
-                                   shape_string(rows), ") is ",
-                                   int{rows.data_ptr<int8_t>()[bad]},
+                                   shape_string(rows), ") is ", int{rows.data_ptr<int8_t>()[bad]},
                                    ", expected a ternary value in {-1, 0, 1}"));
   }
   return packed;
@@ -47,22 +46,25 @@ at::Tensor unpack(const char* function, const at::Tensor& packed, int64_t k,
   if (!unpack_fn(src.data_ptr<uint8_t>(), packed.size(0), k, q.data_ptr<int8_t>(), &bad)) {
     const int64_t width = packed.size(1);
     throw BitLabError(absl::StrCat(function, ": packed[", bad / width, ", ", bad % width,
-                                   "] = ", int{src.data_ptr<uint8_t>()[bad]}, " holds ",
-                                   invalid));
+                                   "] = ", int{src.data_ptr<uint8_t>()[bad]}, " holds ", invalid));
   }
   return q;
 }
 
 }  // namespace
 
-at::Tensor pack_t2(const at::Tensor& q) { return pack("pack_t2", q, t2_row_bytes, bitlab::pack_t2); }
+at::Tensor pack_t2(const at::Tensor& q) {
+  return pack("pack_t2", q, t2_row_bytes, bitlab::pack_t2);
+}
 
 at::Tensor unpack_t2(const at::Tensor& packed, int64_t k) {
   return unpack("unpack_t2", packed, k, t2_row_bytes, bitlab::unpack_t2,
                 "the invalid 2-bit code 3 (codes are 0, 1, 2 for -1, 0, +1)");
 }
 
-at::Tensor pack_t1(const at::Tensor& q) { return pack("pack_t1", q, t1_row_bytes, bitlab::pack_t1); }
+at::Tensor pack_t1(const at::Tensor& q) {
+  return pack("pack_t1", q, t1_row_bytes, bitlab::pack_t1);
+}
 
 at::Tensor unpack_t1(const at::Tensor& packed, int64_t k) {
   return unpack("unpack_t1", packed, k, t1_row_bytes, bitlab::unpack_t1,

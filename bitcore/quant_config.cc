@@ -84,9 +84,9 @@ void BitQuantConfig::validate() const {
 
 std::string BitQuantConfig::to_string() const {
   validate();
-  std::string act = activation_dtype == ActivationDtype::kFloat32 ? "af32"
+  std::string act = activation_dtype == ActivationDtype::kFloat32       ? "af32"
                     : activation_granularity == Granularity::kPerTensor ? "ai8pt"
-                                                                         : "ai8pc";
+                                                                        : "ai8pc";
   const char* weight = weight_granularity == Granularity::kPerTensor ? "wpt" : "wpc";
   return absl::StrCat(act, "_", weight);
 }
@@ -117,8 +117,9 @@ BitQuantConfig BitQuantConfig::from_string(std::string_view compact) {
     ok = false;
   }
   if (!ok) {
-    throw QuantizationError(absl::StrCat("unknown quantization config string \"", std::string(compact),
-                                         "\"; valid ones are ", valid_compact_strings()));
+    throw QuantizationError(absl::StrCat("unknown quantization config string \"",
+                                         std::string(compact), "\"; valid ones are ",
+                                         valid_compact_strings()));
   }
   return config;
 }

@@ -1,6 +1,6 @@
 // BitQuantConfig: how a ternary layer quantizes its weights and activations.
 //
-// The numerics behind every field are in DESIGN.md ("Numerics contract"). In short: weights
+// The numerics behind every field are in docs/numerics.md. In short: weights
 // are ternary with an absmean scale (one per tensor or one per output channel); activations
 // stay float32 or become int8 with an absmax scale (one per tensor or one per token, i.e. per
 // row of the input flattened to (M, K)).
@@ -56,7 +56,8 @@ struct BitQuantConfig {
   /// Parses the compact form; an unknown string throws QuantizationError listing valid ones.
   static BitQuantConfig from_string(std::string_view compact);
 
-  /// {"weight_granularity": ..., "activation_dtype": ..., "activation_granularity": ..., "eps": ...}
+  /// {"weight_granularity": ..., "activation_dtype": ..., "activation_granularity": ..., "eps":
+  /// ...}
   nlohmann::json to_json() const;
   /// Missing fields take their defaults; unknown fields and bad values throw QuantizationError.
   static BitQuantConfig from_json(const nlohmann::json& json);

@@ -33,7 +33,8 @@ TEST(BitQuantConfigTest, DefaultsAreBitNetB158) {
 }
 
 TEST(BitQuantConfigTest, CompactStringsRoundTrip) {
-  for (const char* s : {"ai8pt_wpt", "ai8pt_wpc", "ai8pc_wpt", "ai8pc_wpc", "af32_wpt", "af32_wpc"}) {
+  for (const char* s :
+       {"ai8pt_wpt", "ai8pt_wpc", "ai8pc_wpt", "ai8pc_wpc", "af32_wpt", "af32_wpc"}) {
     EXPECT_EQ(BitQuantConfig::from_string(s).to_string(), s);
   }
   BitQuantConfig c = BitQuantConfig::from_string("ai8pt_wpc");
@@ -47,7 +48,8 @@ TEST(BitQuantConfigTest, UnknownCompactStringListsValidOnes) {
   for (const char* bad : {"ai4_wpt", "ai8pc", "ai8pc_", "_wpt", "ai8pc_wpt_x", "", "AI8PC_WPT"}) {
     std::string message = quantization_error_message([&] { BitQuantConfig::from_string(bad); });
     EXPECT_THAT(message, HasSubstr(std::string("\"") + bad + "\"")) << bad;
-    EXPECT_THAT(message, HasSubstr("ai8pt_wpt, ai8pt_wpc, ai8pc_wpt, ai8pc_wpc, af32_wpt, af32_wpc"));
+    EXPECT_THAT(message,
+                HasSubstr("ai8pt_wpt, ai8pt_wpc, ai8pc_wpt, ai8pc_wpc, af32_wpt, af32_wpc"));
   }
 }
 
@@ -98,21 +100,31 @@ TEST(BitQuantConfigTest, JsonFieldsAreNamedInErrors) {
               }),
               HasSubstr("BitQuantConfig.weight_granularity: got \"per_row\", expected one of "
                         "\"per_tensor\", \"per_channel\""));
-  EXPECT_THAT(quantization_error_message(
-                  [] { BitQuantConfig::from_json({{"activation_granularity", 3}}); }),
+  EXPECT_THAT(quantization_error_message([] {
+                BitQuantConfig::from_json({{"activation_granularity", 3}});
+              }),
               HasSubstr("BitQuantConfig.activation_granularity: got 3"));
   EXPECT_THAT(
-      quantization_error_message([] { BitQuantConfig::from_json({{"activation_dtype", "int4"}}); }),
+      quantization_error_message([] {
+        BitQuantConfig::from_json({{"activation_dtype", "int4"}});
+      }),
       HasSubstr("BitQuantConfig.activation_dtype: got \"int4\", expected one of \"float32\", "
                 "\"int8\""));
-  EXPECT_THAT(quantization_error_message([] { BitQuantConfig::from_json({{"eps", "small"}}); }),
+  EXPECT_THAT(quantization_error_message([] {
+                BitQuantConfig::from_json({{"eps", "small"}});
+              }),
               HasSubstr("BitQuantConfig.eps: got \"small\""));
-  EXPECT_THAT(quantization_error_message([] { BitQuantConfig::from_json({{"eps", -1.0}}); }),
+  EXPECT_THAT(quantization_error_message([] {
+                BitQuantConfig::from_json({{"eps", -1.0}});
+              }),
               HasSubstr("BitQuantConfig.eps: got -1"));
-  EXPECT_THAT(quantization_error_message([] { BitQuantConfig::from_json({{"epsilon", 1e-5}}); }),
+  EXPECT_THAT(quantization_error_message([] {
+                BitQuantConfig::from_json({{"epsilon", 1e-5}});
+              }),
               HasSubstr("unknown field \"epsilon\""));
-  EXPECT_THAT(quantization_error_message([] { BitQuantConfig::from_json(nlohmann::json::array()); }),
-              HasSubstr("expected a JSON object, got array"));
+  EXPECT_THAT(
+      quantization_error_message([] { BitQuantConfig::from_json(nlohmann::json::array()); }),
+      HasSubstr("expected a JSON object, got array"));
 }
 
 TEST(BitQuantConfigTest, JsonMissingFieldsTakeDefaults) {

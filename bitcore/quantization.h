@@ -1,5 +1,5 @@
-// The quantization primitives of the numerics contract (DESIGN.md), on libtorch tensors of any
-// leading shape. Every layer, exporter and test quantizes through these functions, so there is
+// The quantization primitives of the numerics contract (docs/numerics.md), on libtorch tensors of
+// any leading shape. Every layer, exporter and test quantizes through these functions, so there is
 // exactly one definition of each formula.
 //
 //   weight scale   per tensor g = max(mean|W|, eps), shape [1]

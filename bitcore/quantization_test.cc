@@ -1,4 +1,4 @@
-// The numerics contract of DESIGN.md, point by point.
+// The numerics contract (docs/numerics.md), point by point.
 #include "bitcore/quantization.h"
 
 #include <cmath>
@@ -100,9 +100,8 @@ TEST(QuantizeWeightTest, DequantizeIsScaleTimesTernary) {
   for (Granularity g : {Granularity::kPerTensor, Granularity::kPerChannel}) {
     const QuantizedTensor q = quantize_weight(w, config_for(g, Granularity::kPerChannel));
     const at::Tensor w_hat = dequantize_weight(q.values, q.scale);
-    const at::Tensor expected = q.values.to(at::kFloat) * (g == Granularity::kPerChannel
-                                                               ? q.scale.reshape({6, 1})
-                                                               : q.scale);
+    const at::Tensor expected = q.values.to(at::kFloat) *
+                                (g == Granularity::kPerChannel ? q.scale.reshape({6, 1}) : q.scale);
     EXPECT_TRUE(at::equal(w_hat, expected));
     EXPECT_LE(q.values.abs().max().item<int>(), 1);
   }
@@ -131,8 +130,7 @@ TEST(QuantizeWeightTest, BadInputNamesTheProblem) {
 
 TEST(ActivationScaleTest, ShapesPerTensorAndPerToken) {
   const at::Tensor x = at::randn({2, 3, 7});
-  EXPECT_EQ(activation_scale(x, Granularity::kPerTensor, 1e-5f).sizes(),
-            (std::vector<int64_t>{1}));
+  EXPECT_EQ(activation_scale(x, Granularity::kPerTensor, 1e-5f).sizes(), (std::vector<int64_t>{1}));
   const at::Tensor s = activation_scale(x, Granularity::kPerChannel, 1e-5f);
   EXPECT_EQ(s.sizes(), (std::vector<int64_t>{2, 3, 1}));
   EXPECT_TRUE(at::equal(s, x.abs().amax(-1, true) / 127.0f));
@@ -169,8 +167,8 @@ TEST(QuantizeXTest, MatchesTheContractElementByElement) {
         const int expected = static_cast<int>(std::fmin(127.0f, std::fmax(-127.0f, v)));
         ASSERT_EQ(q_rows[m][k].item<int>(), expected) << "row " << m << " col " << k;
       }
-      const float scale =
-          g == Granularity::kPerChannel ? q.scale.reshape({-1})[m].item<float>() : q.scale.item<float>();
+      const float scale = g == Granularity::kPerChannel ? q.scale.reshape({-1})[m].item<float>()
+                                                        : q.scale.item<float>();
       ASSERT_EQ(scale, clipped / 127.0f) << "row " << m;
     }
   }

@@ -6,7 +6,7 @@
 // loop wants; every run call then takes that packed layout. The registry (bitcore/
 // kernel_registry.h) picks a kernel per config; `bitlinear` calls it.
 //
-// Numerics (DESIGN.md, "Numerics contract"), which every implementation must match:
+// Numerics (docs/numerics.md), which every implementation must match:
 //   int8:    acc[m][n] = sum_k q_x[m][k] * q_w[n][k] in int32, exact (bit for bit with the
 //            reference kernel); y[m][n] = acc[m][n] * s_x[m] * g[n] + b[n], evaluated as
 //            ((float(acc) * s_x) * g) + b.
@@ -34,13 +34,13 @@ struct Int8GemmArgs {
   int64_t m = 0;
   int64_t n = 0;
   int64_t k = 0;
-  const int8_t* x = nullptr;        // m x k quantized activations, each in [-127, 127]
-  const float* x_scale = nullptr;   // m scales, or 1 if !x_scale_per_row
+  const int8_t* x = nullptr;       // m x k quantized activations, each in [-127, 127]
+  const float* x_scale = nullptr;  // m scales, or 1 if !x_scale_per_row
   bool x_scale_per_row = false;
-  const uint8_t* w = nullptr;       // n x k ternary weights in this kernel's packed layout
-  const float* w_scale = nullptr;   // n scales, or 1 if !w_scale_per_channel
+  const uint8_t* w = nullptr;      // n x k ternary weights in this kernel's packed layout
+  const float* w_scale = nullptr;  // n scales, or 1 if !w_scale_per_channel
   bool w_scale_per_channel = false;
-  const float* bias = nullptr;      // n values, or null for none
+  const float* bias = nullptr;  // n values, or null for none
 };
 
 /// y = (x @ q_w^T) * g + b with float32 activations (weight-only quantization).
@@ -48,11 +48,11 @@ struct Float32GemmArgs {
   int64_t m = 0;
   int64_t n = 0;
   int64_t k = 0;
-  const float* x = nullptr;         // m x k activations
-  const uint8_t* w = nullptr;       // n x k ternary weights in this kernel's packed layout
-  const float* w_scale = nullptr;   // n scales, or 1 if !w_scale_per_channel
+  const float* x = nullptr;        // m x k activations
+  const uint8_t* w = nullptr;      // n x k ternary weights in this kernel's packed layout
+  const float* w_scale = nullptr;  // n scales, or 1 if !w_scale_per_channel
   bool w_scale_per_channel = false;
-  const float* bias = nullptr;      // n values, or null for none
+  const float* bias = nullptr;  // n values, or null for none
 };
 
 class BitKernel {
@@ -83,9 +83,8 @@ class BitKernel {
 
   /// Quantizes m x k activations to int8 per the numerics contract: one absmax scale for all
   /// of x (per tensor; `scales` gets 1 value) or one per row (per channel; `scales` gets m).
-  virtual void quantize_activations(const float* x, int64_t m, int64_t k,
-                                    Granularity granularity, float eps, int8_t* q,
-                                    float* scales) const = 0;
+  virtual void quantize_activations(const float* x, int64_t m, int64_t k, Granularity granularity,
+                                    float eps, int8_t* q, float* scales) const = 0;
   /// acc (m x n) = q_x @ q_w^T, exact int32. Scales and bias in `args` are ignored.
   virtual void int8_accumulate(const Int8GemmArgs& args, int32_t* acc) const = 0;
   /// y (m x n) = acc * s_x * g + b.

@@ -25,7 +25,7 @@ CpuFeatures detect() {
   const bool fma = (ecx >> 12) & 1;
   if (!osxsave) return f;
   const uint64_t xcr0 = read_xcr0();
-  const bool os_saves_ymm = (xcr0 & 0x6) == 0x6;             // SSE and AVX state
+  const bool os_saves_ymm = (xcr0 & 0x6) == 0x6;                    // SSE and AVX state
   const bool os_saves_zmm = os_saves_ymm && (xcr0 & 0xe0) == 0xe0;  // opmask, ZMM_Hi256, Hi16_ZMM
   if (!os_saves_ymm) return f;
   f.fma = fma;

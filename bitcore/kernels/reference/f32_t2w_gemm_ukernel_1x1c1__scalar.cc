@@ -11,11 +11,9 @@ void f32_t2w_gemm_ukernel_1x1c1__scalar(const Float32GemmArgs& args, float* y) {
     for (int64_t n = 0; n < args.n; ++n) {
       const uint8_t* w = args.w + n * row_bytes;
       float sum = 0.0f;
-      for (int64_t k = 0; k < args.k; ++k) {
-        const int q = t2_weight(w, k);
-        if (q > 0) sum += x[k];
-        if (q < 0) sum -= x[k];
-      }
+      // x * q with q in {-1, 0, 1} is exactly x, -x or 0, so this is the sum of x with the
+      // weight's sign; written as a multiply to avoid a data-dependent branch per weight.
+      for (int64_t k = 0; k < args.k; ++k) sum += x[k] * static_cast<float>(t2_weight(w, k));
       const float w_scale = args.w_scale_per_channel ? args.w_scale[n] : args.w_scale[0];
       float out = sum * w_scale;
       if (args.bias != nullptr) out += args.bias[n];

@@ -17,9 +17,7 @@ class ReferenceKernel final : public BitKernel {
   std::string unsupported_reason() const override { return ""; }
   std::string incompatibility(const BitQuantConfig&) const override { return ""; }
 
-  int64_t packed_weight_bytes(int64_t n, int64_t k) const override {
-    return t2_packed_bytes(n, k);
-  }
+  int64_t packed_weight_bytes(int64_t n, int64_t k) const override { return t2_packed_bytes(n, k); }
   void pack_weights(const uint8_t* t2, int64_t n, int64_t k, uint8_t* packed) const override {
     std::memcpy(packed, t2, static_cast<size_t>(t2_packed_bytes(n, k)));
   }

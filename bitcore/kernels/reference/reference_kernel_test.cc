@@ -7,8 +7,8 @@
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/allclose.h>
-#include <ATen/ops/equal.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/equal.h>
 #include <ATen/ops/randint.h>
 #include <ATen/ops/randn.h>
 #include <gtest/gtest.h>
@@ -22,7 +22,7 @@ namespace {
 struct Case {
   int64_t m, n, k;
 };
-const Case kCases[] = {{1, 1, 1},   {1, 7, 3},   {2, 5, 4},    {3, 33, 5},
+const Case kCases[] = {{1, 1, 1},   {1, 7, 3},    {2, 5, 4},    {3, 33, 5},
                        {5, 16, 63}, {16, 9, 257}, {7, 64, 130}, {33, 3, 1000}};
 
 std::string describe(const Case& c) {

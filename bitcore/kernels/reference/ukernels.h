@@ -1,7 +1,7 @@
 // The reference micro-kernels: portable scalar C++, one output element at a time, written to
 // be obviously right rather than fast. They are the oracle every other kernel is tested
-// against, so they follow DESIGN.md's numerics contract literally and read the canonical t2
-// layout directly.
+// against, so they follow the numerics contract (docs/numerics.md) literally and read the canonical
+// t2 layout directly.
 #ifndef BITLAB_BITCORE_KERNELS_REFERENCE_UKERNELS_H_
 #define BITLAB_BITCORE_KERNELS_REFERENCE_UKERNELS_H_
 
@@ -21,8 +21,8 @@ void f32_t2w_gemm_ukernel_1x1c1__scalar(const Float32GemmArgs& args, float* y);
 
 /// float32 -> int8 absmax quantization; `per_row` selects one scale per row (m scales)
 /// instead of one for the whole m x k block (1 scale).
-void f32_qd8_quantize_ukernel__scalar(const float* x, int64_t m, int64_t k, bool per_row,
-                                      float eps, int8_t* q, float* scales);
+void f32_qd8_quantize_ukernel__scalar(const float* x, int64_t m, int64_t k, bool per_row, float eps,
+                                      int8_t* q, float* scales);
 
 }  // namespace internal
 }  // namespace bitlab
