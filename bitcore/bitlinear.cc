@@ -49,12 +49,11 @@ class FakeQuantLinearFunction : public torch::autograd::Function<FakeQuantLinear
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
                             const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
                             const BitQuantConfig& config) {
-    const at::Tensor x_hat = config.activation_dtype == ActivationDtype::kInt8
-                                 ? [&] {
-                                     QuantizedTensor q = quantize_x(x, config);
-                                     return dequantize_x(q.values, q.scale);
-                                   }()
-                                 : x;
+    at::Tensor x_hat = x;
+    if (config.activation_dtype == ActivationDtype::kInt8) {
+      const QuantizedTensor q_x = quantize_x(x, config);
+      x_hat = dequantize_x(q_x.values, q_x.scale);
+    }
     QuantizedTensor q_w = quantize_weight(weight, config);
     const at::Tensor w_hat = dequantize_weight(q_w.values, q_w.scale);
     ctx->save_for_backward({x_hat, w_hat});

@@ -1,5 +1,7 @@
 #include "bitcore/quantization.h"
 
+#include <vector>
+
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/zeros.h>
@@ -13,6 +15,27 @@ namespace {
 
 // Quantization math runs in float32 whatever the input's floating type.
 at::Tensor as_float32(const at::Tensor& t) { return t.to(at::kFloat); }
+
+// A [1] or [N] weight scale viewed as [N, 1, ...] to broadcast over a rank-`rank` weight.
+at::Tensor scale_for_rows(const at::Tensor& scale, int64_t rank) {
+  std::vector<int64_t> shape(rank, 1);
+  shape[0] = scale.size(0);
+  return scale.to(at::kFloat).reshape(shape);
+}
+
+// max(absmax, eps) over all of x ([1]) or per token (x.shape[:-1] + [1]), float32.
+at::Tensor clipped_absmax(const at::Tensor& x, Granularity granularity, float eps) {
+  const at::Tensor magnitude = as_float32(x).abs();
+  at::Tensor absmax;
+  if (granularity == Granularity::kPerChannel) {
+    // A row with no features has absmax 0, and eps takes over.
+    absmax = x.size(-1) == 0 ? magnitude.sum(-1, /*keepdim=*/true)
+                             : magnitude.amax(-1, /*keepdim=*/true);
+  } else {
+    absmax = x.numel() == 0 ? at::zeros({1}, magnitude.options()) : magnitude.max().reshape({1});
+  }
+  return absmax.clamp_min(eps);
+}
 
 }  // namespace
 
@@ -30,10 +53,8 @@ at::Tensor weight_scale(const at::Tensor& weight, Granularity granularity, float
 QuantizedTensor quantize_weight(const at::Tensor& weight, const BitQuantConfig& config) {
   config.validate();
   at::Tensor g = weight_scale(weight, config.weight_granularity, config.eps);
-  std::vector<int64_t> broadcast_shape(weight.dim(), 1);
-  broadcast_shape[0] = g.size(0);
   // torch.round rounds half to even, as the contract requires.
-  at::Tensor q = (as_float32(weight) / g.reshape(broadcast_shape)).round().clamp(-1, 1);
+  at::Tensor q = (as_float32(weight) / scale_for_rows(g, weight.dim())).round().clamp(-1, 1);
   return {q.to(at::kChar), g};
 }
 
@@ -44,28 +65,8 @@ at::Tensor dequantize_weight(const at::Tensor& q, const at::Tensor& scale) {
                                   ", expected [1] or [", q.size(0), "] for weights of shape ",
                                   shape_string(q)));
   }
-  std::vector<int64_t> broadcast_shape(q.dim(), 1);
-  broadcast_shape[0] = scale.size(0);
-  return q.to(at::kFloat) * scale.to(at::kFloat).reshape(broadcast_shape);
+  return q.to(at::kFloat) * scale_for_rows(scale, q.dim());
 }
-
-namespace {
-
-// max(absmax, eps) over all of x ([1]) or per token (x.shape[:-1] + [1]), float32.
-at::Tensor clipped_absmax(const at::Tensor& x, Granularity granularity, float eps) {
-  const at::Tensor magnitude = as_float32(x).abs();
-  at::Tensor absmax;
-  if (granularity == Granularity::kPerChannel) {
-    // A row with no features has absmax 0, and eps takes over.
-    absmax = x.size(-1) == 0 ? magnitude.sum(-1, /*keepdim=*/true)
-                             : magnitude.amax(-1, /*keepdim=*/true);
-  } else {
-    absmax = x.numel() == 0 ? at::zeros({1}, magnitude.options()) : magnitude.max().reshape({1});
-  }
-  return absmax.clamp_min(eps);
-}
-
-}  // namespace
 
 at::Tensor activation_scale(const at::Tensor& x, Granularity granularity, float eps) {
   check_floating("activation_scale", "x", x);
