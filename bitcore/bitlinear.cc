@@ -11,6 +11,7 @@
 #include "bitcore/errors.h"
 #include "bitcore/kernel_registry.h"
 #include "bitcore/packing.h"
+#include "bitcore/parallel.h"
 #include "bitcore/quantization.h"
 #include "bitcore/tensor_checks.h"
 
@@ -169,7 +170,10 @@ at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, con
     args.w_scale = weights.scale.data_ptr<float>();
     args.w_scale_per_channel = per_channel_weights;
     args.bias = bias_ptr;
-    kernel.int8_gemm(args, y.data_ptr<float>());
+    float* out = y.data_ptr<float>();
+    parallel_for_columns(
+        n, kernel.n_block(), num_threads(), m * k,
+        [&](int64_t begin, int64_t end) { kernel.int8_gemm(args, begin, end, out); });
   } else {
     Float32GemmArgs args;
     args.m = m;
@@ -180,7 +184,10 @@ at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, con
     args.w_scale = weights.scale.data_ptr<float>();
     args.w_scale_per_channel = per_channel_weights;
     args.bias = bias_ptr;
-    kernel.float32_gemm(args, y.data_ptr<float>());
+    float* out = y.data_ptr<float>();
+    parallel_for_columns(
+        n, kernel.n_block(), num_threads(), m * k,
+        [&](int64_t begin, int64_t end) { kernel.float32_gemm(args, begin, end, out); });
   }
   std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
   out_shape.back() = n;

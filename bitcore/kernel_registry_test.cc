@@ -32,6 +32,7 @@ class GatedKernel final : public BitKernel {
                ? "float32 activations are not implemented"
                : "";
   }
+  int64_t n_block() const override { return 1; }
   int64_t packed_weight_bytes(int64_t n, int64_t k) const override {
     return reference_kernel().packed_weight_bytes(n, k);
   }
@@ -45,11 +46,12 @@ class GatedKernel final : public BitKernel {
   void int8_accumulate(const Int8GemmArgs& args, int32_t* acc) const override {
     reference_kernel().int8_accumulate(args, acc);
   }
-  void int8_gemm(const Int8GemmArgs& args, float* y) const override {
-    reference_kernel().int8_gemm(args, y);
+  void int8_gemm(const Int8GemmArgs& args, int64_t begin, int64_t end, float* y) const override {
+    reference_kernel().int8_gemm(args, begin, end, y);
   }
-  void float32_gemm(const Float32GemmArgs& args, float* y) const override {
-    reference_kernel().float32_gemm(args, y);
+  void float32_gemm(const Float32GemmArgs& args, int64_t begin, int64_t end,
+                    float* y) const override {
+    reference_kernel().float32_gemm(args, begin, end, y);
   }
 
  private:

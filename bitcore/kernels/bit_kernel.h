@@ -18,7 +18,7 @@
 //   std::vector<uint8_t> packed(kernel.packed_weight_bytes(n, k));
 //   kernel.pack_weights(t2.data(), n, k, packed.data());
 //   kernel.quantize_activations(x, m, k, config.activation_granularity, config.eps, qx, sx);
-//   kernel.int8_gemm({m, n, k, qx, sx, per_token, packed.data(), g, per_channel, bias}, y);
+//   kernel.int8_gemm({m, n, k, qx, sx, per_token, packed.data(), g, per_channel, bias}, 0, n, y);
 #ifndef BITLAB_BITCORE_KERNELS_BIT_KERNEL_H_
 #define BITLAB_BITCORE_KERNELS_BIT_KERNEL_H_
 
@@ -76,6 +76,9 @@ class BitKernel {
     return incompatibility(config).empty();
   }
 
+  /// Output columns come in blocks of this many in the packed layout; callers that split the
+  /// columns among threads split at multiples of it.
+  virtual int64_t n_block() const = 0;
   /// Bytes of this kernel's layout for n x k weights.
   virtual int64_t packed_weight_bytes(int64_t n, int64_t k) const = 0;
   /// Repacks canonical t2 weights (n rows of t2_row_bytes(k) bytes) into this layout.
@@ -87,10 +90,14 @@ class BitKernel {
                                     float eps, int8_t* q, float* scales) const = 0;
   /// acc (m x n) = q_x @ q_w^T, exact int32. Scales and bias in `args` are ignored.
   virtual void int8_accumulate(const Int8GemmArgs& args, int32_t* acc) const = 0;
-  /// y (m x n) = acc * s_x * g + b.
-  virtual void int8_gemm(const Int8GemmArgs& args, float* y) const = 0;
-  /// y (m x n) = (x @ q_w^T) * g + b.
-  virtual void float32_gemm(const Float32GemmArgs& args, float* y) const = 0;
+  /// y = acc * s_x * g + b for the output columns [n_begin, n_end) of the m x n output y (row
+  /// stride n). n_begin is a multiple of n_block(); other columns are left untouched, so
+  /// threads can each run a range.
+  virtual void int8_gemm(const Int8GemmArgs& args, int64_t n_begin, int64_t n_end,
+                         float* y) const = 0;
+  /// y = (x @ q_w^T) * g + b for the output columns [n_begin, n_end), as int8_gemm.
+  virtual void float32_gemm(const Float32GemmArgs& args, int64_t n_begin, int64_t n_end,
+                            float* y) const = 0;
 };
 
 }  // namespace bitlab

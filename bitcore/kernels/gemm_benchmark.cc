@@ -103,7 +103,7 @@ void BM_Kernel(benchmark::State& state, const BitKernel* kernel, BitQuantConfig 
     for (auto _ : state) {
       kernel->quantize_activations(x.data_ptr<float>(), s.m, s.k, config.activation_granularity,
                                    config.eps, q.data_ptr<int8_t>(), x_scale.data_ptr<float>());
-      kernel->int8_gemm(args, y.data_ptr<float>());
+      kernel->int8_gemm(args, 0, s.n, y.data_ptr<float>());
       benchmark::ClobberMemory();
     }
   } else {
@@ -117,7 +117,7 @@ void BM_Kernel(benchmark::State& state, const BitKernel* kernel, BitQuantConfig 
     args.w_scale_per_channel = per_channel;
     args.bias = bias.data_ptr<float>();
     for (auto _ : state) {
-      kernel->float32_gemm(args, y.data_ptr<float>());
+      kernel->float32_gemm(args, 0, s.n, y.data_ptr<float>());
       benchmark::ClobberMemory();
     }
   }

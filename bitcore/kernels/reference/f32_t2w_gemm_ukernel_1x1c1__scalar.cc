@@ -4,11 +4,12 @@
 namespace bitlab {
 namespace internal {
 
-void f32_t2w_gemm_ukernel_1x1c1__scalar(const Float32GemmArgs& args, float* y) {
+void f32_t2w_gemm_ukernel_1x1c1__scalar(const Float32GemmArgs& args, int64_t n_begin, int64_t n_end,
+                                        float* y) {
   const int64_t row_bytes = t2_row_bytes(args.k);
   for (int64_t m = 0; m < args.m; ++m) {
     const float* x = args.x + m * args.k;
-    for (int64_t n = 0; n < args.n; ++n) {
+    for (int64_t n = n_begin; n < n_end; ++n) {
       const uint8_t* w = args.w + n * row_bytes;
       float sum = 0.0f;
       // x * q with q in {-1, 0, 1} is exactly x, -x or 0, so this is the sum of x with the

@@ -17,6 +17,7 @@ class ReferenceKernel final : public BitKernel {
   std::string unsupported_reason() const override { return ""; }
   std::string incompatibility(const BitQuantConfig&) const override { return ""; }
 
+  int64_t n_block() const override { return 1; }
   int64_t packed_weight_bytes(int64_t n, int64_t k) const override { return t2_packed_bytes(n, k); }
   void pack_weights(const uint8_t* t2, int64_t n, int64_t k, uint8_t* packed) const override {
     std::memcpy(packed, t2, static_cast<size_t>(t2_packed_bytes(n, k)));
@@ -28,13 +29,15 @@ class ReferenceKernel final : public BitKernel {
                                                eps, q, scales);
   }
   void int8_accumulate(const Int8GemmArgs& args, int32_t* acc) const override {
-    internal::qd8_t2w_gemm_ukernel_1x1c1__scalar(args, acc, nullptr);
+    internal::qd8_t2w_gemm_ukernel_1x1c1__scalar(args, 0, args.n, acc, nullptr);
   }
-  void int8_gemm(const Int8GemmArgs& args, float* y) const override {
-    internal::qd8_t2w_gemm_ukernel_1x1c1__scalar(args, nullptr, y);
+  void int8_gemm(const Int8GemmArgs& args, int64_t n_begin, int64_t n_end,
+                 float* y) const override {
+    internal::qd8_t2w_gemm_ukernel_1x1c1__scalar(args, n_begin, n_end, nullptr, y);
   }
-  void float32_gemm(const Float32GemmArgs& args, float* y) const override {
-    internal::f32_t2w_gemm_ukernel_1x1c1__scalar(args, y);
+  void float32_gemm(const Float32GemmArgs& args, int64_t n_begin, int64_t n_end,
+                    float* y) const override {
+    internal::f32_t2w_gemm_ukernel_1x1c1__scalar(args, n_begin, n_end, y);
   }
 };
 

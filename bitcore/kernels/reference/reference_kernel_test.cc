@@ -78,7 +78,7 @@ TEST(ReferenceKernelTest, Int8AccumulatorsAreExactAndRescaleFollowsTheContract) 
         EXPECT_TRUE(at::equal(acc, expected_acc)) << describe(c);
 
         at::Tensor y = at::empty({c.m, c.n}, at::kFloat);
-        kernel.int8_gemm(args, y.data_ptr<float>());
+        kernel.int8_gemm(args, 0, c.n, y.data_ptr<float>());
         const at::Tensor s = per_row ? x_scale.reshape({c.m, 1}) : x_scale[0];
         const at::Tensor g = per_channel ? w_scale.reshape({1, c.n}) : w_scale[0];
         // Same order of operations as the contract: ((acc * s) * g) + b, so equal.
@@ -112,7 +112,7 @@ TEST(ReferenceKernelTest, Float32ProductMatchesLinearOnTernaryWeights) {
         args.w_scale_per_channel = per_channel;
         args.bias = with_bias ? bias.data_ptr<float>() : nullptr;
         at::Tensor y = at::empty({c.m, c.n}, at::kFloat);
-        kernel.float32_gemm(args, y.data_ptr<float>());
+        kernel.float32_gemm(args, 0, c.n, y.data_ptr<float>());
         const at::Tensor g = per_channel ? w_scale.reshape({1, c.n}) : w_scale[0];
         at::Tensor expected = x.mm(q_w.to(at::kFloat).t()) * g;
         if (with_bias) expected = expected + bias;

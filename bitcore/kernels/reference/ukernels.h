@@ -12,12 +12,15 @@
 namespace bitlab {
 namespace internal {
 
-/// int8 activations x t2 weights. Writes the exact int32 accumulators to `acc` and/or the
-/// rescaled output to `y` (either may be null), both m x n.
-void qd8_t2w_gemm_ukernel_1x1c1__scalar(const Int8GemmArgs& args, int32_t* acc, float* y);
+/// int8 activations x t2 weights, output columns [n_begin, n_end). Writes the exact int32
+/// accumulators to `acc` and/or the rescaled output to `y` (either may be null), both m x n.
+void qd8_t2w_gemm_ukernel_1x1c1__scalar(const Int8GemmArgs& args, int64_t n_begin, int64_t n_end,
+                                        int32_t* acc, float* y);
 
-/// float32 activations x t2 weights: y = (x @ q_w^T) * g + b, summing x with the weight's sign.
-void f32_t2w_gemm_ukernel_1x1c1__scalar(const Float32GemmArgs& args, float* y);
+/// float32 activations x t2 weights: y = (x @ q_w^T) * g + b, summing x with the weight's sign,
+/// output columns [n_begin, n_end).
+void f32_t2w_gemm_ukernel_1x1c1__scalar(const Float32GemmArgs& args, int64_t n_begin, int64_t n_end,
+                                        float* y);
 
 /// float32 -> int8 absmax quantization; `per_row` selects one scale per row (m scales)
 /// instead of one for the whole m x k block (1 scale).
