@@ -8,6 +8,12 @@
 #include "bitcore/errors.h"
 #include "bitcore/kernels/cpu_features.h"
 #include "bitcore/kernels/reference/reference_kernel.h"
+#ifdef BITLAB_BUILD_X86_AVX2
+#include "bitcore/kernels/x86/avx2/avx2_kernel.h"
+#endif
+#ifdef BITLAB_BUILD_X86_AVX512VNNI
+#include "bitcore/kernels/x86/avx512vnni/avx512vnni_kernel.h"
+#endif
 
 namespace bitlab {
 namespace {
@@ -16,6 +22,12 @@ std::vector<const BitKernel*> collect_built_kernels() {
   // Gate 1: each backend library is linked in (and listed here) only when the build selects
   // it. The reference kernel is always built.
   std::vector<const BitKernel*> kernels = {&reference_kernel()};
+#ifdef BITLAB_BUILD_X86_AVX2
+  kernels.push_back(&avx2_kernel());
+#endif
+#ifdef BITLAB_BUILD_X86_AVX512VNNI
+  kernels.push_back(&avx512vnni_kernel());
+#endif
   std::stable_sort(kernels.begin(), kernels.end(), [](const BitKernel* a, const BitKernel* b) {
     return a->priority() > b->priority();
   });

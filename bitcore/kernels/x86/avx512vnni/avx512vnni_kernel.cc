@@ -1,0 +1,156 @@
+// The BitKernel wrapper around the AVX512-VNNI micro-kernels. Compiled without AVX-512 flags:
+// it checks the CPU, owns the scratch memory and pads activations, and only calls into the
+// micro-kernels once the CPU is known to support them.
+#include "bitcore/kernels/x86/avx512vnni/avx512vnni_kernel.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bitcore/kernels/cpu_features.h"
+#include "bitcore/kernels/x86/avx512vnni/ukernels.h"
+#include "bitcore/kernels/x86/blocked_t2_packing.h"
+
+namespace bitlab {
+namespace {
+
+constexpr int64_t kColumnBlock = 16;
+// Batches below this run the matrix-vector path, which streams the weights once.
+constexpr int64_t kMinGemmRows = 4;
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+// Per-thread scratch: padded activations, their row sums, and decoded weight codes. Grows to
+// the largest problem seen and is reused, so steady-state calls allocate nothing.
+struct Scratch {
+  std::vector<int8_t> x;
+  std::vector<int32_t> row_sums;
+  std::unique_ptr<uint8_t, FreeDeleter> codes;
+  size_t codes_bytes = 0;
+
+  uint8_t* codes_buffer(size_t bytes) {
+    if (bytes > codes_bytes) {
+      codes.reset(static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
+      if (!codes) throw std::bad_alloc();
+      codes_bytes = bytes;
+    }
+    return codes.get();
+  }
+};
+
+Scratch& thread_scratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+class Avx512VnniKernel final : public BitKernel {
+ public:
+  const char* name() const override { return "x86_avx512vnni"; }
+  const char* isa() const override { return "avx512vnni"; }
+  int priority() const override { return 200; }
+
+  std::string unsupported_reason() const override {
+    if (!internal::avx512vnni_ukernels_compiled_in()) {
+      return "compiled without AVX512-VNNI (the compiler lacks -mavx512vnni)";
+    }
+    const CpuFeatures& cpu = cpu_features();
+    if (!(cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.avx512vnni)) {
+      return "this CPU lacks AVX512-VNNI (needs avx512f avx512bw avx512vl avx512vnni; has " +
+             to_string(cpu) + ")";
+    }
+    return "";
+  }
+
+  std::string incompatibility(const BitQuantConfig& config) const override {
+    if (config.activation_dtype != ActivationDtype::kInt8) {
+      return "float32 activations are not implemented by this kernel";
+    }
+    return "";
+  }
+
+  int64_t n_block() const override { return 2 * kColumnBlock; }
+  int64_t packed_weight_bytes(int64_t n, int64_t k) const override {
+    return internal::blocked_t2_bytes(n, k, kColumnBlock);
+  }
+  void pack_weights(const uint8_t* t2, int64_t n, int64_t k, uint8_t* packed) const override {
+    internal::pack_blocked_t2(t2, n, k, kColumnBlock, packed);
+  }
+
+  void quantize_activations(const float* x, int64_t m, int64_t k, Granularity granularity,
+                            float eps, int8_t* q, float* scales) const override {
+    internal::f32_qd8_quantize_ukernel__avx512(x, m, k, granularity == Granularity::kPerChannel,
+                                               eps, q, scales);
+  }
+
+  void int8_accumulate(const Int8GemmArgs& args, int32_t* acc) const override {
+    run(args, 0, args.n, nullptr, acc);
+  }
+  void int8_gemm(const Int8GemmArgs& args, int64_t n_begin, int64_t n_end,
+                 float* y) const override {
+    run(args, n_begin, n_end, y, nullptr);
+  }
+  void float32_gemm(const Float32GemmArgs&, int64_t, int64_t, float*) const override {
+    std::abort();  // incompatibility() rules float32 activations out
+  }
+
+ private:
+  void run(const Int8GemmArgs& args, int64_t n_begin, int64_t n_end, float* y,
+           int32_t* acc) const {
+    if (args.m <= 0 || n_begin >= n_end) return;
+    Scratch& scratch = thread_scratch();
+    const int64_t k_padded = internal::blocked_t2_padded_k(args.k);
+    internal::Qd8BlockedArgs a;
+    a.m = args.m;
+    a.k_blocks = k_padded / 16;
+    a.x = args.x;
+    a.x_stride = args.k;
+    if (k_padded != args.k) {
+      // The micro-kernels read whole 16-byte groups: copy rows into zero-padded ones.
+      scratch.x.assign(static_cast<size_t>(args.m * k_padded), 0);
+      for (int64_t r = 0; r < args.m; ++r) {
+        std::memcpy(scratch.x.data() + r * k_padded, args.x + r * args.k,
+                    static_cast<size_t>(args.k));
+      }
+      a.x = scratch.x.data();
+      a.x_stride = k_padded;
+    }
+    scratch.row_sums.resize(static_cast<size_t>(args.m));
+    for (int64_t r = 0; r < args.m; ++r) {
+      const int8_t* row = args.x + r * args.k;
+      int32_t sum = 0;
+      for (int64_t i = 0; i < args.k; ++i) sum += row[i];
+      scratch.row_sums[r] = sum;
+    }
+    a.row_sums = scratch.row_sums.data();
+    a.x_scale = args.x_scale;
+    a.x_scale_per_row = args.x_scale_per_row;
+    a.w = args.w;
+    a.w_scale = args.w_scale;
+    a.w_scale_per_channel = args.w_scale_per_channel;
+    a.bias = args.bias;
+    a.n = args.n;
+    a.n_begin = n_begin;
+    a.n_end = n_end;
+    a.y = y;
+    a.acc = acc;
+    if (args.m < kMinGemmRows && a.k_blocks <= internal::kMaxGemvKBlocks) {
+      internal::qd8_t2w_gemv_ukernel_2x32c4__avx512vnni(a);
+    } else {
+      a.scratch = scratch.codes_buffer(static_cast<size_t>(2 * a.k_blocks * 256));
+      internal::qd8_t2w_gemm_ukernel_8x32c4__avx512vnni(a);
+    }
+  }
+};
+
+}  // namespace
+
+const BitKernel& avx512vnni_kernel() {
+  static const Avx512VnniKernel kernel;
+  return kernel;
+}
+
+}  // namespace bitlab
