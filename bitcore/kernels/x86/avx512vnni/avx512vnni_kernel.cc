@@ -98,8 +98,7 @@ class Avx512VnniKernel final : public BitKernel {
   }
 
  private:
-  void run(const Int8GemmArgs& args, int64_t n_begin, int64_t n_end, float* y,
-           int32_t* acc) const {
+  void run(const Int8GemmArgs& args, int64_t n_begin, int64_t n_end, float* y, int32_t* acc) const {
     if (args.m <= 0 || n_begin >= n_end) return;
     Scratch& scratch = thread_scratch();
     const int64_t k_padded = internal::blocked_t2_padded_k(args.k);

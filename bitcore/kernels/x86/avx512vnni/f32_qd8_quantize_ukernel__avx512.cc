@@ -51,8 +51,8 @@ float quantize_block(const float* x, int64_t count, float amax, float eps, int8_
 
 }  // namespace
 
-void f32_qd8_quantize_ukernel__avx512(const float* x, int64_t m, int64_t k, bool per_row,
-                                      float eps, int8_t* q, float* scales) {
+void f32_qd8_quantize_ukernel__avx512(const float* x, int64_t m, int64_t k, bool per_row, float eps,
+                                      int8_t* q, float* scales) {
   if (per_row) {
     for (int64_t row = 0; row < m; ++row) {
       const float* x_row = x + row * k;

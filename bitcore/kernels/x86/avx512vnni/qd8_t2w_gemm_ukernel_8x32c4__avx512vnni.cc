@@ -25,9 +25,12 @@ void unpack_codes(const Qd8BlockedArgs& a, int64_t n0) {
     for (int64_t kb = 0; kb < a.k_blocks; ++kb) {
       const __m512i packed = _mm512_loadu_si512(w + kb * 64);
       _mm512_store_si512(out + kb * 256, _mm512_and_si512(packed, three));
-      _mm512_store_si512(out + kb * 256 + 64, _mm512_and_si512(_mm512_srli_epi16(packed, 2), three));
-      _mm512_store_si512(out + kb * 256 + 128, _mm512_and_si512(_mm512_srli_epi16(packed, 4), three));
-      _mm512_store_si512(out + kb * 256 + 192, _mm512_and_si512(_mm512_srli_epi16(packed, 6), three));
+      _mm512_store_si512(out + kb * 256 + 64,
+                         _mm512_and_si512(_mm512_srli_epi16(packed, 2), three));
+      _mm512_store_si512(out + kb * 256 + 128,
+                         _mm512_and_si512(_mm512_srli_epi16(packed, 4), three));
+      _mm512_store_si512(out + kb * 256 + 192,
+                         _mm512_and_si512(_mm512_srli_epi16(packed, 6), three));
     }
   }
 }
@@ -63,14 +66,29 @@ void gemm_columns(const Qd8BlockedArgs& a, int64_t n0) {
   int64_t row = 0;
   for (; row + 8 <= a.m; row += 8) gemm_tile<8, NB>(a, row, n0);
   switch (a.m - row) {
-    case 7: gemm_tile<7, NB>(a, row, n0); break;
-    case 6: gemm_tile<6, NB>(a, row, n0); break;
-    case 5: gemm_tile<5, NB>(a, row, n0); break;
-    case 4: gemm_tile<4, NB>(a, row, n0); break;
-    case 3: gemm_tile<3, NB>(a, row, n0); break;
-    case 2: gemm_tile<2, NB>(a, row, n0); break;
-    case 1: gemm_tile<1, NB>(a, row, n0); break;
-    default: break;
+    case 7:
+      gemm_tile<7, NB>(a, row, n0);
+      break;
+    case 6:
+      gemm_tile<6, NB>(a, row, n0);
+      break;
+    case 5:
+      gemm_tile<5, NB>(a, row, n0);
+      break;
+    case 4:
+      gemm_tile<4, NB>(a, row, n0);
+      break;
+    case 3:
+      gemm_tile<3, NB>(a, row, n0);
+      break;
+    case 2:
+      gemm_tile<2, NB>(a, row, n0);
+      break;
+    case 1:
+      gemm_tile<1, NB>(a, row, n0);
+      break;
+    default:
+      break;
   }
 }
 

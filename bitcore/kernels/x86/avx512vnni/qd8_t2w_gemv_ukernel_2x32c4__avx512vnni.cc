@@ -25,8 +25,8 @@ inline __m512i combine(const __m512i acc[4], int32_t row_sum) {
 
 template <int MR, int NB>
 void gemv_tile(const Qd8BlockedArgs& a, int64_t row0, int64_t n0) {
-  const __m512i mask[4] = {_mm512_set1_epi8(0x03), _mm512_set1_epi8(0x0C),
-                           _mm512_set1_epi8(0x30), _mm512_set1_epi8(static_cast<char>(0xC0))};
+  const __m512i mask[4] = {_mm512_set1_epi8(0x03), _mm512_set1_epi8(0x0C), _mm512_set1_epi8(0x30),
+                           _mm512_set1_epi8(static_cast<char>(0xC0))};
   const int64_t block_bytes = a.k_blocks * 64;
   const uint8_t* w = a.w + (n0 / 16) * block_bytes;
   __m512i acc[MR][NB][4];

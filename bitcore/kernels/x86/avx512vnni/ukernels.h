@@ -12,23 +12,23 @@ namespace internal {
 
 /// An int8 product over the blocked t2 layout (16 columns a block; see blocked_t2_packing.h).
 struct Qd8BlockedArgs {
-  int64_t m = 0;               // rows
-  int64_t k_blocks = 0;        // padded K / 16
-  const int8_t* x = nullptr;   // m rows, x_stride bytes apart, zero past K up to k_blocks * 16
+  int64_t m = 0;              // rows
+  int64_t k_blocks = 0;       // padded K / 16
+  const int8_t* x = nullptr;  // m rows, x_stride bytes apart, zero past K up to k_blocks * 16
   int64_t x_stride = 0;
   const int32_t* row_sums = nullptr;  // sum of each x row (the offset trick subtracts it)
   const float* x_scale = nullptr;     // m scales, or 1 if !x_scale_per_row
   bool x_scale_per_row = false;
-  const uint8_t* w = nullptr;  // the whole blocked weight matrix
+  const uint8_t* w = nullptr;      // the whole blocked weight matrix
   const float* w_scale = nullptr;  // n scales, or 1 if !w_scale_per_channel
   bool w_scale_per_channel = false;
-  const float* bias = nullptr;     // n values, or null
-  int64_t n = 0;                   // all columns: the row stride of y and acc
-  int64_t n_begin = 0;             // columns to compute, n_begin a multiple of 16
+  const float* bias = nullptr;  // n values, or null
+  int64_t n = 0;                // all columns: the row stride of y and acc
+  int64_t n_begin = 0;          // columns to compute, n_begin a multiple of 16
   int64_t n_end = 0;
-  float* y = nullptr;              // m x n outputs, or null
-  int32_t* acc = nullptr;          // m x n exact accumulators instead of y, or null
-  uint8_t* scratch = nullptr;      // gemm only: 32 * k_blocks * 16 bytes, 64-byte aligned
+  float* y = nullptr;          // m x n outputs, or null
+  int32_t* acc = nullptr;      // m x n exact accumulators instead of y, or null
+  uint8_t* scratch = nullptr;  // gemm only: 32 * k_blocks * 16 bytes, 64-byte aligned
 };
 
 /// True when this file was compiled with AVX512-VNNI support.
@@ -44,8 +44,8 @@ inline constexpr int64_t kMaxGemvKBlocks = int64_t{1} << 14;
 void qd8_t2w_gemm_ukernel_8x32c4__avx512vnni(const Qd8BlockedArgs& args);
 
 /// float32 -> int8 absmax quantization (per row or per tensor), and the row sums of q.
-void f32_qd8_quantize_ukernel__avx512(const float* x, int64_t m, int64_t k, bool per_row,
-                                      float eps, int8_t* q, float* scales);
+void f32_qd8_quantize_ukernel__avx512(const float* x, int64_t m, int64_t k, bool per_row, float eps,
+                                      int8_t* q, float* scales);
 
 }  // namespace internal
 }  // namespace bitlab
