@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -65,12 +66,7 @@ class Avx512VnniKernel final : public BitKernel {
     return "";
   }
 
-  std::string incompatibility(const BitQuantConfig& config) const override {
-    if (config.activation_dtype != ActivationDtype::kInt8) {
-      return "float32 activations are not implemented by this kernel";
-    }
-    return "";
-  }
+  std::string incompatibility(const BitQuantConfig&) const override { return ""; }
 
   int64_t n_block() const override { return 2 * kColumnBlock; }
   int64_t packed_weight_bytes(int64_t n, int64_t k) const override {
@@ -93,8 +89,23 @@ class Avx512VnniKernel final : public BitKernel {
                  float* y) const override {
     run(args, n_begin, n_end, y, nullptr);
   }
-  void float32_gemm(const Float32GemmArgs&, int64_t, int64_t, float*) const override {
-    std::abort();  // incompatibility() rules float32 activations out
+  void float32_gemm(const Float32GemmArgs& args, int64_t n_begin, int64_t n_end,
+                    float* y) const override {
+    if (args.m <= 0 || n_begin >= n_end) return;
+    internal::F32BlockedArgs a;
+    a.m = args.m;
+    a.k = args.k;
+    a.k_blocks = internal::blocked_t2_padded_k(args.k) / 16;
+    a.x = args.x;
+    a.w = args.w;
+    a.w_scale = args.w_scale;
+    a.w_scale_per_channel = args.w_scale_per_channel;
+    a.bias = args.bias;
+    a.n = args.n;
+    a.n_begin = n_begin;
+    a.n_end = n_end;
+    a.y = y;
+    internal::f32_t2w_gemm_ukernel_4x32__avx512f(a);
   }
 
  private:

@@ -19,6 +19,7 @@ template <int NB>
 void unpack_codes(const Qd8BlockedArgs& a, int64_t n0) {
   const __m512i three = _mm512_set1_epi8(3);
   const int64_t block_bytes = a.k_blocks * 64;
+#pragma GCC unroll 16
   for (int b = 0; b < NB; ++b) {
     const uint8_t* w = a.w + (n0 / 16 + b) * block_bytes;
     uint8_t* out = a.scratch + b * a.k_blocks * 256;
@@ -38,22 +39,29 @@ void unpack_codes(const Qd8BlockedArgs& a, int64_t n0) {
 template <int MR, int NB>
 void gemm_tile(const Qd8BlockedArgs& a, int64_t row0, int64_t n0) {
   __m512i acc[MR][NB];
+#pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 16
     for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_setzero_si512();
   const int64_t groups = a.k_blocks * 4;
   const int8_t* x = a.x + row0 * a.x_stride;
   for (int64_t g = 0; g < groups; ++g) {
     __m512i codes[NB];
+#pragma GCC unroll 16
     for (int b = 0; b < NB; ++b) {
       codes[b] = _mm512_load_si512(a.scratch + b * a.k_blocks * 256 + g * 64);
     }
+#pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const __m512i xs = _mm512_set1_epi32(load_i32(x + r * a.x_stride + g * 4));
+#pragma GCC unroll 16
       for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], codes[b], xs);
     }
   }
+#pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
     const __m512i row_sum = _mm512_set1_epi32(a.row_sums[row0 + r]);
+#pragma GCC unroll 16
     for (int b = 0; b < NB; ++b) {
       store_columns(a, row0 + r, n0 + 16 * b, _mm512_sub_epi32(acc[r][b], row_sum));
     }

@@ -30,27 +30,37 @@ void gemv_tile(const Qd8BlockedArgs& a, int64_t row0, int64_t n0) {
   const int64_t block_bytes = a.k_blocks * 64;
   const uint8_t* w = a.w + (n0 / 16) * block_bytes;
   __m512i acc[MR][NB][4];
+#pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 16
     for (int b = 0; b < NB; ++b)
+#pragma GCC unroll 16
       for (int s = 0; s < 4; ++s) acc[r][b][s] = _mm512_setzero_si512();
 
   for (int64_t kb = 0; kb < a.k_blocks; ++kb) {
     __m512i codes[NB][4];
+#pragma GCC unroll 16
     for (int b = 0; b < NB; ++b) {
       const __m512i packed = _mm512_loadu_si512(w + b * block_bytes + kb * 64);
+#pragma GCC unroll 16
       for (int s = 0; s < 4; ++s) codes[b][s] = _mm512_and_si512(packed, mask[s]);
     }
+#pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const int8_t* x = a.x + (row0 + r) * a.x_stride + kb * 16;
+#pragma GCC unroll 16
       for (int s = 0; s < 4; ++s) {
         const __m512i xs = _mm512_set1_epi32(load_i32(x + 4 * s));
+#pragma GCC unroll 16
         for (int b = 0; b < NB; ++b) {
           acc[r][b][s] = _mm512_dpbusd_epi32(acc[r][b][s], codes[b][s], xs);
         }
       }
     }
   }
+#pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 16
     for (int b = 0; b < NB; ++b) {
       store_columns(a, row0 + r, n0 + 16 * b, combine(acc[r][b], a.row_sums[row0 + r]));
     }

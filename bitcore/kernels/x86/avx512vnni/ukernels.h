@@ -43,6 +43,25 @@ inline constexpr int64_t kMaxGemvKBlocks = int64_t{1} << 14;
 /// (compute-bound batches).
 void qd8_t2w_gemm_ukernel_8x32c4__avx512vnni(const Qd8BlockedArgs& args);
 
+/// A float32-activation product over the same blocked t2 layout.
+struct F32BlockedArgs {
+  int64_t m = 0;
+  int64_t k = 0;         // x rows are k floats apart (no padding)
+  int64_t k_blocks = 0;  // padded K / 16
+  const float* x = nullptr;
+  const uint8_t* w = nullptr;
+  const float* w_scale = nullptr;
+  bool w_scale_per_channel = false;
+  const float* bias = nullptr;
+  int64_t n = 0;        // row stride of y
+  int64_t n_begin = 0;  // a multiple of 16
+  int64_t n_end = 0;
+  float* y = nullptr;
+};
+
+/// y = (x @ q_w^T) * g + b with masked additions of x (no multiplies by weights).
+void f32_t2w_gemm_ukernel_4x32__avx512f(const F32BlockedArgs& args);
+
 /// float32 -> int8 absmax quantization (per row or per tensor), and the row sums of q.
 void f32_qd8_quantize_ukernel__avx512(const float* x, int64_t m, int64_t k, bool per_row, float eps,
                                       int8_t* q, float* scales);
