@@ -4,8 +4,8 @@
 // outputs after the float rescale within rtol 1e-5 (the float32-activation path, whose sums
 // may be ordered differently, within a bound on float summation error). Kernels the CPU cannot
 // run are skipped with the reason. Data is drawn afresh each run; failures print the seed.
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -29,7 +29,7 @@ struct Shape {
 std::vector<Shape> shape_grid() {
   const int64_t ms[] = {1, 2, 3, 4, 5, 7, 16, 33, 128};
   const std::pair<int64_t, int64_t> nks[] = {
-      {1, 1},    {1, 5},     {3, 17},   {16, 16},   {17, 33},  {31, 64},   {64, 255},
+      {1, 1},    {1, 5},      {3, 17},   {16, 16},   {17, 33},  {31, 64},   {64, 255},
       {65, 257}, {100, 1000}, {8, 4096}, {33, 4096}, {4096, 7}, {4096, 33}, {4096, 4096}};
   std::vector<Shape> grid;
   for (int64_t m : ms) {
@@ -143,8 +143,8 @@ TEST_P(KernelConformanceTest, Int8OutputsMatchTheReference) {
           for (int64_t i = 0; i < s.m * s.n; ++i) {
             ASSERT_NEAR(actual[i], expected[i], 1e-5f * std::fabs(expected[i]))
                 << kernel.name() << " " << describe(s) << " per_row=" << per_row
-                << " per_channel=" << per_channel << " threads=" << threads << " at ["
-                << i / s.n << ", " << i % s.n << "]";
+                << " per_channel=" << per_channel << " threads=" << threads << " at [" << i / s.n
+                << ", " << i % s.n << "]";
           }
         }
       }
@@ -166,8 +166,8 @@ TEST_P(KernelConformanceTest, ActivationQuantizationIsBitExact) {
                                               s_expected.data());
       kernel.quantize_activations(x.data(), s.m, s.k, g, 1e-5f, q_actual.data(), s_actual.data());
       for (int64_t i = 0; i < scales; ++i) {
-        ASSERT_EQ(s_actual[i], s_expected[i]) << kernel.name() << " " << describe(s) << " scale "
-                                              << i;
+        ASSERT_EQ(s_actual[i], s_expected[i])
+            << kernel.name() << " " << describe(s) << " scale " << i;
       }
       for (int64_t i = 0; i < s.m * s.k; ++i) {
         ASSERT_EQ(q_actual[i], q_expected[i])
