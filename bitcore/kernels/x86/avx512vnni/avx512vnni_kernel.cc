@@ -150,7 +150,8 @@ class Avx512VnniKernel final : public BitKernel {
     if (args.m < kMinGemmRows && a.k_blocks <= internal::kMaxGemvKBlocks) {
       internal::qd8_t2w_gemv_ukernel_2x32c4__avx512vnni(a);
     } else {
-      a.scratch = scratch.codes_buffer(static_cast<size_t>(2 * a.k_blocks * 256));
+      a.scratch = scratch.codes_buffer(
+          static_cast<size_t>(internal::gemm_scratch_bytes(args.m, a.k_blocks)));
       internal::qd8_t2w_gemm_ukernel_8x32c4__avx512vnni(a);
     }
   }

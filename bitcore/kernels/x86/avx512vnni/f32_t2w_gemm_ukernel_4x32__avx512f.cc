@@ -16,8 +16,7 @@ namespace {
 
 __mmask16 column_mask(int64_t n0, int64_t n_end) {
   const int64_t valid = n_end - n0;
-  return valid >= 16 ? static_cast<__mmask16>(0xFFFF)
-                     : static_cast<__mmask16>((1u << valid) - 1u);
+  return valid >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << valid) - 1u);
 }
 
 // Weight k = 16 kb + 4 s + p of a column sits in byte p of its 32-bit lane, bits 2s..2s+1:
@@ -86,8 +85,8 @@ void tile(const F32BlockedArgs& a, int64_t row0, int64_t n0) {
     const __mmask16 mask = column_mask(c0, a.n_end);
     const __m512 g = a.w_scale_per_channel ? _mm512_maskz_loadu_ps(mask, a.w_scale + c0)
                                            : _mm512_set1_ps(a.w_scale[0]);
-    const __m512 bias = a.bias != nullptr ? _mm512_maskz_loadu_ps(mask, a.bias + c0)
-                                          : _mm512_setzero_ps();
+    const __m512 bias =
+        a.bias != nullptr ? _mm512_maskz_loadu_ps(mask, a.bias + c0) : _mm512_setzero_ps();
 #pragma GCC unroll 4
     for (int r = 0; r < MR; ++r) {
       __m512 v = _mm512_mul_ps(_mm512_sub_ps(plus[r][b], minus[r][b]), g);
@@ -110,10 +109,17 @@ void f32_t2w_gemm_ukernel_4x32__avx512f(const F32BlockedArgs& a) {
   int64_t row = 0;
   for (; row + 4 <= a.m; row += 4) rows<4>(a, row);
   switch (a.m - row) {
-    case 3: rows<3>(a, row); break;
-    case 2: rows<2>(a, row); break;
-    case 1: rows<1>(a, row); break;
-    default: break;
+    case 3:
+      rows<3>(a, row);
+      break;
+    case 2:
+      rows<2>(a, row);
+      break;
+    case 1:
+      rows<1>(a, row);
+      break;
+    default:
+      break;
   }
 }
 

@@ -1,7 +1,7 @@
 // Batches of 4 and more: compute-bound, so weights are decoded once per 32 columns into
 // `scratch` (plain codes 0..2, one byte a weight, 64 bytes per 16 columns x 4 k) and every
 // 8-row tile then runs only loads, broadcasts and dot products: 16 vpdpbusd per 8 activation
-// broadcasts and 2 code loads.
+// broadcasts and 2 code loads. K is walked in cache blocks so codes and activations stay in L1.
 #include <immintrin.h>
 
 #include "bitcore/kernels/x86/avx512vnni/ukernels.h"
@@ -36,16 +36,25 @@ void unpack_codes(const Qd8BlockedArgs& a, int64_t n0) {
   }
 }
 
+// Groups of 4 k per cache block: 128 groups keep a block's codes (2 x 8 KB) and an 8-row
+// activation tile (4 KB) in L1 while every row tile of the batch passes over them.
+constexpr int64_t kGroupsPerBlock = 128;
+
+// Rows row0..row0+MR of columns n0..n0+16*NB over k groups [g_begin, g_end). Partial sums
+// carry between k blocks in `partial` (MR x 32 int32 per tile); the last block rescales.
 template <int MR, int NB>
-void gemm_tile(const Qd8BlockedArgs& a, int64_t row0, int64_t n0) {
+void gemm_tile(const Qd8BlockedArgs& a, int64_t row0, int64_t n0, int64_t g_begin, int64_t g_end) {
+  const bool first = g_begin == 0;
+  const bool last = g_end == a.k_blocks * 4;
+  int32_t* partial = reinterpret_cast<int32_t*>(a.scratch + 2 * a.k_blocks * 256) + row0 * 32;
   __m512i acc[MR][NB];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 16
-    for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_setzero_si512();
-  const int64_t groups = a.k_blocks * 4;
+    for (int b = 0; b < NB; ++b)
+      acc[r][b] = first ? _mm512_setzero_si512() : _mm512_load_si512(partial + r * 32 + b * 16);
   const int8_t* x = a.x + row0 * a.x_stride;
-  for (int64_t g = 0; g < groups; ++g) {
+  for (int64_t g = g_begin; g < g_end; ++g) {
     __m512i codes[NB];
 #pragma GCC unroll 16
     for (int b = 0; b < NB; ++b) {
@@ -63,40 +72,28 @@ void gemm_tile(const Qd8BlockedArgs& a, int64_t row0, int64_t n0) {
     const __m512i row_sum = _mm512_set1_epi32(a.row_sums[row0 + r]);
 #pragma GCC unroll 16
     for (int b = 0; b < NB; ++b) {
-      store_columns(a, row0 + r, n0 + 16 * b, _mm512_sub_epi32(acc[r][b], row_sum));
+      if (last) {
+        store_columns(a, row0 + r, n0 + 16 * b, _mm512_sub_epi32(acc[r][b], row_sum));
+      } else {
+        _mm512_store_si512(partial + r * 32 + b * 16, acc[r][b]);
+      }
     }
   }
 }
 
 template <int NB>
 void gemm_columns(const Qd8BlockedArgs& a, int64_t n0) {
+  using Tile = void (*)(const Qd8BlockedArgs&, int64_t, int64_t, int64_t, int64_t);
+  static constexpr Tile kTailTiles[8] = {nullptr,          gemm_tile<1, NB>, gemm_tile<2, NB>,
+                                         gemm_tile<3, NB>, gemm_tile<4, NB>, gemm_tile<5, NB>,
+                                         gemm_tile<6, NB>, gemm_tile<7, NB>};
   unpack_codes<NB>(a, n0);
-  int64_t row = 0;
-  for (; row + 8 <= a.m; row += 8) gemm_tile<8, NB>(a, row, n0);
-  switch (a.m - row) {
-    case 7:
-      gemm_tile<7, NB>(a, row, n0);
-      break;
-    case 6:
-      gemm_tile<6, NB>(a, row, n0);
-      break;
-    case 5:
-      gemm_tile<5, NB>(a, row, n0);
-      break;
-    case 4:
-      gemm_tile<4, NB>(a, row, n0);
-      break;
-    case 3:
-      gemm_tile<3, NB>(a, row, n0);
-      break;
-    case 2:
-      gemm_tile<2, NB>(a, row, n0);
-      break;
-    case 1:
-      gemm_tile<1, NB>(a, row, n0);
-      break;
-    default:
-      break;
+  const int64_t groups = a.k_blocks * 4;
+  for (int64_t g = 0; g < groups; g += kGroupsPerBlock) {
+    const int64_t g_end = g + kGroupsPerBlock < groups ? g + kGroupsPerBlock : groups;
+    int64_t row = 0;
+    for (; row + 8 <= a.m; row += 8) gemm_tile<8, NB>(a, row, n0, g, g_end);
+    if (row < a.m) kTailTiles[a.m - row](a, row, n0, g, g_end);
   }
 }
 

@@ -40,7 +40,10 @@ void qd8_t2w_gemv_ukernel_2x32c4__avx512vnni(const Qd8BlockedArgs& args);
 inline constexpr int64_t kMaxGemvKBlocks = int64_t{1} << 14;
 
 /// 8-row tiles over weight codes unpacked once per 32 columns into `scratch`
-/// (compute-bound batches).
+/// (compute-bound batches). Needs gemm_scratch_bytes(m, k_blocks) of scratch.
+inline int64_t gemm_scratch_bytes(int64_t m, int64_t k_blocks) {
+  return 2 * k_blocks * 256 + m * 32 * 4;
+}
 void qd8_t2w_gemm_ukernel_8x32c4__avx512vnni(const Qd8BlockedArgs& args);
 
 /// A float32-activation product over the same blocked t2 layout.
