@@ -27,6 +27,7 @@ std::vector<const BitKernel*> collect_built_kernels() {
 #endif
 #ifdef BITLAB_BUILD_X86_AVX512VNNI
   kernels.push_back(&avx512vnni_kernel());
+  kernels.push_back(&avx512vnni_t1_kernel());
 #endif
   std::stable_sort(kernels.begin(), kernels.end(), [](const BitKernel* a, const BitKernel* b) {
     return a->priority() > b->priority();

@@ -38,6 +38,7 @@ CpuFeatures detect() {
     f.avx512bw = (ebx >> 30) & 1;
     f.avx512vl = (ebx >> 31) & 1;
     f.avx512vnni = f.avx512f && ((ecx >> 11) & 1);
+    f.avx512vbmi = f.avx512f && ((ecx >> 1) & 1);
   }
   __cpuid_count(7, 1, eax, ebx, ecx, edx);
   f.avxvnni = (eax >> 4) & 1;
@@ -67,6 +68,7 @@ std::string to_string(const CpuFeatures& f) {
   add(f.avx512bw, "avx512bw");
   add(f.avx512vl, "avx512vl");
   add(f.avx512vnni, "avx512vnni");
+  add(f.avx512vbmi, "avx512vbmi");
   add(f.avxvnni, "avxvnni");
   return out.empty() ? "none" : out;
 }

@@ -18,7 +18,8 @@ struct CpuFeatures {
   bool avx512bw = false;
   bool avx512vl = false;
   bool avx512vnni = false;
-  bool avxvnni = false;  // the VEX-encoded 256-bit vpdpbusd (Alder Lake, Zen 5)
+  bool avx512vbmi = false;  // vpermb / vpermi2b byte permutes (the t1 decode tables)
+  bool avxvnni = false;     // the VEX-encoded 256-bit vpdpbusd (Alder Lake, Zen 5)
 };
 
 /// The features of the CPU this process runs on, detected on first call.

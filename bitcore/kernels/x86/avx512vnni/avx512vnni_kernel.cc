@@ -12,6 +12,7 @@
 
 #include "bitcore/kernels/cpu_features.h"
 #include "bitcore/kernels/x86/avx512vnni/ukernels.h"
+#include "bitcore/kernels/x86/blocked_t1_packing.h"
 #include "bitcore/kernels/x86/blocked_t2_packing.h"
 
 namespace bitlab {
@@ -48,32 +49,59 @@ Scratch& thread_scratch() {
   return scratch;
 }
 
+// Which packed weights the kernel reads: 2-bit (all batches, both activation types) or
+// base-3 1.6-bit (int8 activations, matrix-vector only; 20% fewer bytes to stream).
+enum class Layout { kT2, kT1 };
+
 class Avx512VnniKernel final : public BitKernel {
  public:
-  const char* name() const override { return "x86_avx512vnni"; }
-  const char* isa() const override { return "avx512vnni"; }
-  int priority() const override { return 200; }
+  explicit Avx512VnniKernel(Layout layout) : layout_(layout) {}
+
+  const char* name() const override {
+    return layout_ == Layout::kT2 ? "x86_avx512vnni" : "x86_avx512vnni_t1";
+  }
+  const char* isa() const override {
+    return layout_ == Layout::kT2 ? "avx512vnni" : "avx512vnni+vbmi";
+  }
+  // The t1 kernel only wins once weights stream from DRAM, which the registry cannot know, so
+  // it is chosen by name (BITLAB_KERNEL=x86_avx512vnni_t1), below the t2 kernel.
+  int priority() const override { return layout_ == Layout::kT2 ? 200 : 150; }
 
   std::string unsupported_reason() const override {
-    if (!internal::avx512vnni_ukernels_compiled_in()) {
-      return "compiled without AVX512-VNNI (the compiler lacks -mavx512vnni)";
+    if (!internal::avx512vnni_ukernels_compiled_in() ||
+        (layout_ == Layout::kT1 && !internal::avx512vbmi_ukernels_compiled_in())) {
+      return "compiled without AVX512-VNNI/VBMI (the compiler lacks -mavx512vnni or -mavx512vbmi)";
     }
     const CpuFeatures& cpu = cpu_features();
-    if (!(cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.avx512vnni)) {
-      return "this CPU lacks AVX512-VNNI (needs avx512f avx512bw avx512vl avx512vnni; has " +
-             to_string(cpu) + ")";
+    const bool vnni = cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.avx512vnni;
+    if (!vnni || (layout_ == Layout::kT1 && !cpu.avx512vbmi)) {
+      return std::string("this CPU lacks ") +
+             (layout_ == Layout::kT2 ? "AVX512-VNNI (needs avx512f avx512bw avx512vl avx512vnni"
+                                     : "AVX512-VNNI or VBMI (needs avx512f avx512bw avx512vl "
+                                       "avx512vnni avx512vbmi") +
+             "; has " + to_string(cpu) + ")";
     }
     return "";
   }
 
-  std::string incompatibility(const BitQuantConfig&) const override { return ""; }
+  std::string incompatibility(const BitQuantConfig& config) const override {
+    if (layout_ == Layout::kT1 && config.activation_dtype != ActivationDtype::kInt8) {
+      return "the t1 kernel implements int8 activations only";
+    }
+    return "";
+  }
 
   int64_t n_block() const override { return 2 * kColumnBlock; }
   int64_t packed_weight_bytes(int64_t n, int64_t k) const override {
-    return internal::blocked_t2_bytes(n, k, kColumnBlock);
+    return layout_ == Layout::kT2 ? internal::blocked_t2_bytes(n, k, kColumnBlock)
+                                  : internal::blocked_t1_bytes(n, k);
   }
   void pack_weights(const uint8_t* t2, int64_t n, int64_t k, uint8_t* packed) const override {
-    internal::pack_blocked_t2(t2, n, k, kColumnBlock, packed);
+    if (layout_ == Layout::kT2) {
+      internal::pack_blocked_t2(t2, n, k, kColumnBlock, packed);
+    } else {
+      internal::pack_blocked_t1(t2, n, k, packed);
+    }
   }
 
   void quantize_activations(const float* x, int64_t m, int64_t k, Granularity granularity,
@@ -112,14 +140,15 @@ class Avx512VnniKernel final : public BitKernel {
   void run(const Int8GemmArgs& args, int64_t n_begin, int64_t n_end, float* y, int32_t* acc) const {
     if (args.m <= 0 || n_begin >= n_end) return;
     Scratch& scratch = thread_scratch();
-    const int64_t k_padded = internal::blocked_t2_padded_k(args.k);
+    const int64_t k_group = layout_ == Layout::kT2 ? 16 : 20;  // k per weight block
+    const int64_t k_padded = (args.k + k_group - 1) / k_group * k_group;
     internal::Qd8BlockedArgs a;
     a.m = args.m;
-    a.k_blocks = k_padded / 16;
+    a.k_blocks = k_padded / k_group;
     a.x = args.x;
     a.x_stride = args.k;
     if (k_padded != args.k) {
-      // The micro-kernels read whole 16-byte groups: copy rows into zero-padded ones.
+      // The micro-kernels read whole weight blocks of k: copy rows into zero-padded ones.
       scratch.x.assign(static_cast<size_t>(args.m * k_padded), 0);
       for (int64_t r = 0; r < args.m; ++r) {
         std::memcpy(scratch.x.data() + r * k_padded, args.x + r * args.k,
@@ -147,7 +176,9 @@ class Avx512VnniKernel final : public BitKernel {
     a.n_end = n_end;
     a.y = y;
     a.acc = acc;
-    if (args.m < kMinGemmRows && a.k_blocks <= internal::kMaxGemvKBlocks) {
+    if (layout_ == Layout::kT1) {
+      internal::qd8_t1w_gemv_ukernel_1x16c4__avx512vnni(a);
+    } else if (args.m < kMinGemmRows && a.k_blocks <= internal::kMaxGemvKBlocks) {
       internal::qd8_t2w_gemv_ukernel_2x32c4__avx512vnni(a);
     } else {
       a.scratch = scratch.codes_buffer(
@@ -155,12 +186,19 @@ class Avx512VnniKernel final : public BitKernel {
       internal::qd8_t2w_gemm_ukernel_8x32c4__avx512vnni(a);
     }
   }
+
+  Layout layout_;
 };
 
 }  // namespace
 
 const BitKernel& avx512vnni_kernel() {
-  static const Avx512VnniKernel kernel;
+  static const Avx512VnniKernel kernel(Layout::kT2);
+  return kernel;
+}
+
+const BitKernel& avx512vnni_t1_kernel() {
+  static const Avx512VnniKernel kernel(Layout::kT1);
   return kernel;
 }
 

@@ -7,8 +7,12 @@
 
 namespace bitlab {
 
-/// The process-wide AVX512-VNNI kernel, named "x86_avx512vnni".
+/// The process-wide AVX512-VNNI kernel on 2-bit weights, named "x86_avx512vnni".
 const BitKernel& avx512vnni_kernel();
+
+/// The AVX512-VNNI matrix-vector kernel on 1.6-bit (base-3) weights, named
+/// "x86_avx512vnni_t1": int8 activations only, for weights that stream from DRAM.
+const BitKernel& avx512vnni_t1_kernel();
 
 }  // namespace bitlab
 

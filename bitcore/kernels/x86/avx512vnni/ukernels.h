@@ -46,6 +46,14 @@ inline int64_t gemm_scratch_bytes(int64_t m, int64_t k_blocks) {
 }
 void qd8_t2w_gemm_ukernel_8x32c4__avx512vnni(const Qd8BlockedArgs& args);
 
+/// True when the t1 micro-kernel was compiled with AVX512-VBMI support.
+bool avx512vbmi_ukernels_compiled_in();
+
+/// The same product over the blocked t1 layout (see blocked_t1_packing.h): `k_blocks` counts
+/// blocks of 20 k and x rows are zero-padded to k_blocks * 20. Up to 2 rows at a time, for
+/// batches of 1-3; larger batches re-read the weights per pair of rows.
+void qd8_t1w_gemv_ukernel_1x16c4__avx512vnni(const Qd8BlockedArgs& args);
+
 /// A float32-activation product over the same blocked t2 layout.
 struct F32BlockedArgs {
   int64_t m = 0;
