@@ -30,10 +30,10 @@ struct TritTables {
 constexpr TritTables kTrits;
 
 inline __m512i decode_trit(const uint8_t* table, __m512i bytes, __mmask64 high) {
-  const __m512i low_half = _mm512_permutex2var_epi8(
-      _mm512_load_si512(table), bytes, _mm512_load_si512(table + 64));
-  const __m512i high_half = _mm512_permutex2var_epi8(
-      _mm512_load_si512(table + 128), bytes, _mm512_load_si512(table + 192));
+  const __m512i low_half =
+      _mm512_permutex2var_epi8(_mm512_load_si512(table), bytes, _mm512_load_si512(table + 64));
+  const __m512i high_half = _mm512_permutex2var_epi8(_mm512_load_si512(table + 128), bytes,
+                                                     _mm512_load_si512(table + 192));
   return _mm512_mask_blend_epi8(high, low_half, high_half);
 }
 

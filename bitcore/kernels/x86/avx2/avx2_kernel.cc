@@ -1,0 +1,181 @@
+// The BitKernel wrapper around the AVX2 micro-kernels. Compiled without AVX2 flags: it checks
+// the CPU, owns the scratch memory and pads activations, and only calls into the micro-kernels
+// once the CPU is known to support them.
+#include "bitcore/kernels/x86/avx2/avx2_kernel.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "bitcore/kernels/cpu_features.h"
+#include "bitcore/kernels/x86/avx2/ukernels.h"
+#include "bitcore/kernels/x86/blocked_t2_packing.h"
+
+namespace bitlab {
+namespace {
+
+// Columns a block of the packed layout: 8 int32 lanes of a ymm register.
+constexpr int64_t kColumnBlock = 8;
+// Batches below this run the matrix-vector path, which streams the weights once per 3 rows.
+constexpr int64_t kMinGemmRows = 4;
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+// A 64-byte aligned buffer that grows to the largest size asked for and is then reused.
+class AlignedBuffer {
+ public:
+  void* get(size_t bytes) {
+    if (bytes > bytes_) {
+      data_.reset(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+      if (!data_) throw std::bad_alloc();
+      bytes_ = bytes;
+    }
+    return data_.get();
+  }
+
+ private:
+  std::unique_ptr<void, FreeDeleter> data_;
+  size_t bytes_ = 0;
+};
+
+// Per-thread scratch: padded activations, their row sums, decoded weight codes (int8 gemm) and
+// activation tables (float32). Steady-state calls allocate nothing.
+struct Scratch {
+  std::vector<int8_t> x;
+  std::vector<int32_t> row_sums;
+  AlignedBuffer codes;
+  AlignedBuffer tables;
+};
+
+Scratch& thread_scratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+class Avx2Kernel final : public BitKernel {
+ public:
+  const char* name() const override { return "x86_avx2"; }
+  const char* isa() const override { return "avx2"; }
+  int priority() const override { return 100; }
+
+  std::string unsupported_reason() const override {
+    if (!internal::avx2_ukernels_compiled_in()) {
+      return "compiled without AVX2 (the compiler lacks -mavx2 -mfma)";
+    }
+    const CpuFeatures& cpu = cpu_features();
+    if (!(cpu.avx2 && cpu.fma)) {
+      return "this CPU lacks AVX2 (needs avx2 fma; has " + to_string(cpu) + ")";
+    }
+    return "";
+  }
+
+  std::string incompatibility(const BitQuantConfig&) const override { return ""; }
+
+  // Two column blocks: the micro-kernels' tiles are 16 columns wide.
+  int64_t n_block() const override { return 2 * kColumnBlock; }
+  int64_t packed_weight_bytes(int64_t n, int64_t k) const override {
+    return internal::blocked_t2_bytes(n, k, kColumnBlock);
+  }
+  void pack_weights(const uint8_t* t2, int64_t n, int64_t k, uint8_t* packed) const override {
+    internal::pack_blocked_t2(t2, n, k, kColumnBlock, packed);
+  }
+
+  void quantize_activations(const float* x, int64_t m, int64_t k, Granularity granularity,
+                            float eps, int8_t* q, float* scales) const override {
+    internal::f32_qd8_quantize_ukernel__avx2(x, m, k, granularity == Granularity::kPerChannel, eps,
+                                             q, scales);
+  }
+
+  void int8_accumulate(const Int8GemmArgs& args, int32_t* acc) const override {
+    run_int8(args, 0, args.n, nullptr, acc);
+  }
+  void int8_gemm(const Int8GemmArgs& args, int64_t n_begin, int64_t n_end,
+                 float* y) const override {
+    run_int8(args, n_begin, n_end, y, nullptr);
+  }
+
+  void float32_gemm(const Float32GemmArgs& args, int64_t n_begin, int64_t n_end,
+                    float* y) const override {
+    if (args.m <= 0 || n_begin >= n_end) return;
+    internal::Avx2F32Args a;
+    a.m = args.m;
+    a.k = args.k;
+    a.k_blocks = internal::blocked_t2_padded_k(args.k) / 16;
+    a.x = args.x;
+    a.w = args.w;
+    a.w_scale = args.w_scale;
+    a.w_scale_per_channel = args.w_scale_per_channel;
+    a.bias = args.bias;
+    a.n = args.n;
+    a.n_begin = n_begin;
+    a.n_end = n_end;
+    a.y = y;
+    const size_t floats =
+        static_cast<size_t>(internal::kAvx2F32ScratchFloatsPerKBlock * a.k_blocks);
+    a.scratch = static_cast<float*>(thread_scratch().tables.get(floats * sizeof(float)));
+    internal::f32_t2w_gemm_ukernel_4x16__avx2(a);
+  }
+
+ private:
+  void run_int8(const Int8GemmArgs& args, int64_t n_begin, int64_t n_end, float* y,
+                int32_t* acc) const {
+    if (args.m <= 0 || n_begin >= n_end) return;
+    Scratch& scratch = thread_scratch();
+    const int64_t k_padded = internal::blocked_t2_padded_k(args.k);
+    internal::Avx2Qd8Args a;
+    a.m = args.m;
+    a.k_blocks = k_padded / 16;
+    a.x = args.x;
+    a.x_stride = args.k;
+    if (k_padded != args.k) {
+      // The micro-kernels read whole 16-byte groups: copy rows into zero-padded ones.
+      scratch.x.assign(static_cast<size_t>(args.m * k_padded), 0);
+      for (int64_t r = 0; r < args.m; ++r) {
+        std::memcpy(scratch.x.data() + r * k_padded, args.x + r * args.k,
+                    static_cast<size_t>(args.k));
+      }
+      a.x = scratch.x.data();
+      a.x_stride = k_padded;
+    }
+    scratch.row_sums.resize(static_cast<size_t>(args.m));
+    for (int64_t r = 0; r < args.m; ++r) {
+      const int8_t* row = args.x + r * args.k;
+      int32_t sum = 0;
+      for (int64_t i = 0; i < args.k; ++i) sum += row[i];
+      scratch.row_sums[r] = sum;
+    }
+    a.row_sums = scratch.row_sums.data();
+    a.x_scale = args.x_scale;
+    a.x_scale_per_row = args.x_scale_per_row;
+    a.w = args.w;
+    a.w_scale = args.w_scale;
+    a.w_scale_per_channel = args.w_scale_per_channel;
+    a.bias = args.bias;
+    a.n = args.n;
+    a.n_begin = n_begin;
+    a.n_end = n_end;
+    a.y = y;
+    a.acc = acc;
+    if (args.m < kMinGemmRows) {
+      internal::qd8_t2w_gemv_ukernel_3x16c4__avx2(a);
+    } else {
+      a.scratch = static_cast<uint8_t*>(
+          scratch.codes.get(static_cast<size_t>(internal::kAvx2GemmScratchPerKBlock * a.k_blocks)));
+      internal::qd8_t2w_gemm_ukernel_4x16c4__avx2(a);
+    }
+  }
+};
+
+}  // namespace
+
+const BitKernel& avx2_kernel() {
+  static const Avx2Kernel kernel;
+  return kernel;
+}
+
+}  // namespace bitlab
