@@ -157,8 +157,10 @@ at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, con
     const bool per_token = config.activation_granularity == Granularity::kPerChannel;
     at::Tensor q = at::empty({m, k}, at::kChar);
     at::Tensor x_scale = at::empty({per_token ? m : 1}, at::kFloat);
+    at::Tensor row_sums = at::empty({m}, at::kInt);
     kernel.quantize_activations(rows.data_ptr<float>(), m, k, config.activation_granularity,
-                                config.eps, q.data_ptr<int8_t>(), x_scale.data_ptr<float>());
+                                config.eps, q.data_ptr<int8_t>(), x_scale.data_ptr<float>(),
+                                row_sums.data_ptr<int32_t>());
     Int8GemmArgs args;
     args.m = m;
     args.n = n;
@@ -170,6 +172,7 @@ at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, con
     args.w_scale = weights.scale.data_ptr<float>();
     args.w_scale_per_channel = per_channel_weights;
     args.bias = bias_ptr;
+    args.x_row_sums = row_sums.data_ptr<int32_t>();
     float* out = y.data_ptr<float>();
     parallel_for_columns(
         n, kernel.n_block(), num_threads(), m * k,

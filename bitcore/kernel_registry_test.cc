@@ -40,8 +40,8 @@ class GatedKernel final : public BitKernel {
     reference_kernel().pack_weights(t2, n, k, packed);
   }
   void quantize_activations(const float* x, int64_t m, int64_t k, Granularity g, float eps,
-                            int8_t* q, float* scales) const override {
-    reference_kernel().quantize_activations(x, m, k, g, eps, q, scales);
+                            int8_t* q, float* scales, int32_t* row_sums) const override {
+    reference_kernel().quantize_activations(x, m, k, g, eps, q, scales, row_sums);
   }
   void int8_accumulate(const Int8GemmArgs& args, int32_t* acc) const override {
     reference_kernel().int8_accumulate(args, acc);

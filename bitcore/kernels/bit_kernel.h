@@ -17,7 +17,8 @@
 //   const bitlab::BitKernel& kernel = bitlab::KernelRegistry::get_kernel_for_config(config);
 //   std::vector<uint8_t> packed(kernel.packed_weight_bytes(n, k));
 //   kernel.pack_weights(t2.data(), n, k, packed.data());
-//   kernel.quantize_activations(x, m, k, config.activation_granularity, config.eps, qx, sx);
+//   kernel.quantize_activations(x, m, k, config.activation_granularity, config.eps, qx, sx,
+//                               /*row_sums=*/nullptr);
 //   kernel.int8_gemm({m, n, k, qx, sx, per_token, packed.data(), g, per_channel, bias}, 0, n, y);
 #ifndef BITLAB_BITCORE_KERNELS_BIT_KERNEL_H_
 #define BITLAB_BITCORE_KERNELS_BIT_KERNEL_H_
@@ -40,7 +41,8 @@ struct Int8GemmArgs {
   const uint8_t* w = nullptr;      // n x k ternary weights in this kernel's packed layout
   const float* w_scale = nullptr;  // n scales, or 1 if !w_scale_per_channel
   bool w_scale_per_channel = false;
-  const float* bias = nullptr;  // n values, or null for none
+  const float* bias = nullptr;          // n values, or null for none
+  const int32_t* x_row_sums = nullptr;  // m sums of x's rows, or null (then computed if needed)
 };
 
 /// y = (x @ q_w^T) * g + b with float32 activations (weight-only quantization).
@@ -86,8 +88,11 @@ class BitKernel {
 
   /// Quantizes m x k activations to int8 per the numerics contract: one absmax scale for all
   /// of x (per tensor; `scales` gets 1 value) or one per row (per channel; `scales` gets m).
+  /// `row_sums`, if not null, gets the sum of each quantized row (m values), which the integer
+  /// kernels' offset trick needs; computing it here saves a second pass over q.
   virtual void quantize_activations(const float* x, int64_t m, int64_t k, Granularity granularity,
-                                    float eps, int8_t* q, float* scales) const = 0;
+                                    float eps, int8_t* q, float* scales,
+                                    int32_t* row_sums) const = 0;
   /// acc (m x n) = q_x @ q_w^T, exact int32. Scales and bias in `args` are ignored.
   virtual void int8_accumulate(const Int8GemmArgs& args, int32_t* acc) const = 0;
   /// y = acc * s_x * g + b for the output columns [n_begin, n_end) of the m x n output y (row

@@ -180,6 +180,7 @@ void BM_Kernel(benchmark::State& state, const BitKernel* kernel, BitQuantConfig 
   const bool per_token = config.activation_granularity == Granularity::kPerChannel;
   at::Tensor q = at::empty({s.m, s.k}, at::kChar);
   at::Tensor x_scale = at::empty({per_token ? s.m : 1});
+  at::Tensor row_sums = at::empty({s.m}, at::kInt);
   at::Tensor y = at::empty({s.m, s.n});
   float* out = y.data_ptr<float>();
   const bool int8 = config.activation_dtype == ActivationDtype::kInt8;
@@ -194,6 +195,7 @@ void BM_Kernel(benchmark::State& state, const BitKernel* kernel, BitQuantConfig 
   i8.w_scale = w_scale.data_ptr<float>();
   i8.w_scale_per_channel = per_channel;
   i8.bias = bias.data_ptr<float>();
+  i8.x_row_sums = row_sums.data_ptr<int32_t>();
   Float32GemmArgs f32;
   f32.m = s.m;
   f32.n = s.n;
@@ -208,7 +210,8 @@ void BM_Kernel(benchmark::State& state, const BitKernel* kernel, BitQuantConfig 
     const uint8_t* w = packed[copy].data_ptr<uint8_t>();
     if (int8) {
       kernel->quantize_activations(x.data_ptr<float>(), s.m, s.k, config.activation_granularity,
-                                   config.eps, q.data_ptr<int8_t>(), x_scale.data_ptr<float>());
+                                   config.eps, q.data_ptr<int8_t>(), x_scale.data_ptr<float>(),
+                                   row_sums.data_ptr<int32_t>());
       i8.w = w;
       parallel_for_columns(s.n, kernel->n_block(), threads, s.m * s.k,
                            [&](int64_t b, int64_t e) { kernel->int8_gemm(i8, b, e, out); });

@@ -131,6 +131,10 @@ TEST_P(KernelConformanceTest, Int8OutputsMatchTheReference) {
           args.w_scale = w_scale.data();
           args.w_scale_per_channel = per_channel;
           args.bias = per_channel ? bias.data() : nullptr;
+          // Row sums from the caller (as bitlinear passes them) half of the time.
+          std::vector<int32_t> sums(s.m, 0);
+          for (int64_t i = 0; i < s.m * s.k; ++i) sums[i / s.k] += x[i];
+          if (per_row) args.x_row_sums = sums.data();
           std::vector<float> expected(s.m * s.n), actual(s.m * s.n, std::nanf(""));
           args.w = t2.data();
           reference_kernel().int8_gemm(args, 0, s.n, expected.data());
@@ -162,9 +166,15 @@ TEST_P(KernelConformanceTest, ActivationQuantizationIsBitExact) {
       const int64_t scales = g == Granularity::kPerChannel ? s.m : 1;
       std::vector<int8_t> q_expected(s.m * s.k), q_actual(s.m * s.k, 99);
       std::vector<float> s_expected(scales), s_actual(scales, -1.0f);
+      std::vector<int32_t> sums_expected(s.m), sums_actual(s.m, INT32_MIN);
       reference_kernel().quantize_activations(x.data(), s.m, s.k, g, 1e-5f, q_expected.data(),
-                                              s_expected.data());
-      kernel.quantize_activations(x.data(), s.m, s.k, g, 1e-5f, q_actual.data(), s_actual.data());
+                                              s_expected.data(), sums_expected.data());
+      kernel.quantize_activations(x.data(), s.m, s.k, g, 1e-5f, q_actual.data(), s_actual.data(),
+                                  sums_actual.data());
+      for (int64_t r = 0; r < s.m; ++r) {
+        ASSERT_EQ(sums_actual[r], sums_expected[r])
+            << kernel.name() << " " << describe(s) << " row sum " << r;
+      }
       for (int64_t i = 0; i < scales; ++i) {
         ASSERT_EQ(s_actual[i], s_expected[i])
             << kernel.name() << " " << describe(s) << " scale " << i;

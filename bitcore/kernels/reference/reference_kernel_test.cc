@@ -40,9 +40,12 @@ TEST(ReferenceKernelTest, QuantizeActivationsMatchesQuantizeXBitForBit) {
       const QuantizedTensor expected = quantize_x(x, config);
       at::Tensor q = at::empty({c.m, c.k}, at::kChar);
       at::Tensor scales = at::empty({g == Granularity::kPerChannel ? c.m : 1}, at::kFloat);
+      at::Tensor sums = at::empty({c.m}, at::kInt);
       kernel.quantize_activations(x.data_ptr<float>(), c.m, c.k, g, config.eps,
-                                  q.data_ptr<int8_t>(), scales.data_ptr<float>());
+                                  q.data_ptr<int8_t>(), scales.data_ptr<float>(),
+                                  sums.data_ptr<int32_t>());
       EXPECT_TRUE(at::equal(q, expected.values)) << describe(c);
+      EXPECT_TRUE(at::equal(sums, expected.values.to(at::kInt).sum(1).to(at::kInt))) << describe(c);
       EXPECT_TRUE(at::equal(scales, expected.scale.reshape({-1}))) << describe(c);
     }
   }

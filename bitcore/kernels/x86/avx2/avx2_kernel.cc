@@ -11,8 +11,10 @@
 #include <vector>
 
 #include "bitcore/kernels/cpu_features.h"
+#include "bitcore/kernels/x86/aligned_buffer.h"
 #include "bitcore/kernels/x86/avx2/ukernels.h"
 #include "bitcore/kernels/x86/blocked_t2_packing.h"
+#include "bitcore/kernels/x86/staged_activations.h"
 
 namespace bitlab {
 namespace {
@@ -22,34 +24,10 @@ constexpr int64_t kColumnBlock = 8;
 // Batches below this run the matrix-vector path, which streams the weights once per 3 rows.
 constexpr int64_t kMinGemmRows = 4;
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-
-// A 64-byte aligned buffer that grows to the largest size asked for and is then reused.
-class AlignedBuffer {
- public:
-  void* get(size_t bytes) {
-    if (bytes > bytes_) {
-      data_.reset(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
-      if (!data_) throw std::bad_alloc();
-      bytes_ = bytes;
-    }
-    return data_.get();
-  }
-
- private:
-  std::unique_ptr<void, FreeDeleter> data_;
-  size_t bytes_ = 0;
-};
-
-// Per-thread scratch: padded activations, their row sums, decoded weight codes (int8 gemm) and
-// activation tables (float32). Steady-state calls allocate nothing.
+// Per-thread scratch: decoded weight codes (int8 gemm) and activation tables (float32).
 struct Scratch {
-  std::vector<int8_t> x;
-  std::vector<int32_t> row_sums;
-  AlignedBuffer codes;
-  AlignedBuffer tables;
+  internal::AlignedBuffer codes;
+  internal::AlignedBuffer tables;
 };
 
 Scratch& thread_scratch() {
@@ -86,9 +64,9 @@ class Avx2Kernel final : public BitKernel {
   }
 
   void quantize_activations(const float* x, int64_t m, int64_t k, Granularity granularity,
-                            float eps, int8_t* q, float* scales) const override {
+                            float eps, int8_t* q, float* scales, int32_t* row_sums) const override {
     internal::f32_qd8_quantize_ukernel__avx2(x, m, k, granularity == Granularity::kPerChannel, eps,
-                                             q, scales);
+                                             q, scales, row_sums);
   }
 
   void int8_accumulate(const Int8GemmArgs& args, int32_t* acc) const override {
@@ -130,26 +108,10 @@ class Avx2Kernel final : public BitKernel {
     internal::Avx2Qd8Args a;
     a.m = args.m;
     a.k_blocks = k_padded / 16;
-    a.x = args.x;
-    a.x_stride = args.k;
-    if (k_padded != args.k) {
-      // The micro-kernels read whole 16-byte groups: copy rows into zero-padded ones.
-      scratch.x.assign(static_cast<size_t>(args.m * k_padded), 0);
-      for (int64_t r = 0; r < args.m; ++r) {
-        std::memcpy(scratch.x.data() + r * k_padded, args.x + r * args.k,
-                    static_cast<size_t>(args.k));
-      }
-      a.x = scratch.x.data();
-      a.x_stride = k_padded;
-    }
-    scratch.row_sums.resize(static_cast<size_t>(args.m));
-    for (int64_t r = 0; r < args.m; ++r) {
-      const int8_t* row = args.x + r * args.k;
-      int32_t sum = 0;
-      for (int64_t i = 0; i < args.k; ++i) sum += row[i];
-      scratch.row_sums[r] = sum;
-    }
-    a.row_sums = scratch.row_sums.data();
+    const internal::StagedActivations staged = internal::stage_activations(args, k_padded);
+    a.x = staged.x;
+    a.x_stride = staged.stride;
+    a.row_sums = staged.row_sums;
     a.x_scale = args.x_scale;
     a.x_scale_per_row = args.x_scale_per_row;
     a.w = args.w;

@@ -58,16 +58,20 @@ __m128i pack8(__m256i v) {
   return _mm_packs_epi16(p, p);
 }
 
-// Quantizes `count` values with one scale; returns s = max(absmax, eps) / 127.
-float quantize_block(const float* x, int64_t count, float amax, float eps, int8_t* q) {
+// Quantizes `count` values with one scale; returns s = max(absmax, eps) / 127 and the sum of
+// the quantized values in *sum.
+float quantize_row(const float* x, int64_t count, float amax, float eps, int8_t* q, int32_t* sum) {
   const float clipped = amax < eps ? eps : amax;  // std::max(amax, eps), NaN cases included
   const __m256 r = _mm256_set1_ps(127.0f / clipped);
+  __m256i sums = _mm256_setzero_si256();
   int64_t i = 0;
   for (; i + 32 <= count; i += 32) {
     const __m256i v0 = quantize8(_mm256_loadu_ps(x + i), r);
     const __m256i v1 = quantize8(_mm256_loadu_ps(x + i + 8), r);
     const __m256i v2 = quantize8(_mm256_loadu_ps(x + i + 16), r);
     const __m256i v3 = quantize8(_mm256_loadu_ps(x + i + 24), r);
+    sums = _mm256_add_epi32(sums,
+                            _mm256_add_epi32(_mm256_add_epi32(v0, v1), _mm256_add_epi32(v2, v3)));
     // packs work within 128-bit lanes: the dwords come out as v0 v1 v2 v3 (low halves), then
     // v0 v1 v2 v3 (high halves); the permute puts them back in order.
     __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(v0, v1), _mm256_packs_epi32(v2, v3));
@@ -75,30 +79,41 @@ float quantize_block(const float* x, int64_t count, float amax, float eps, int8_
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i), p);
   }
   for (; i + 8 <= count; i += 8) {
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(q + i),
-                     pack8(quantize8(_mm256_loadu_ps(x + i), r)));
+    const __m256i v = quantize8(_mm256_loadu_ps(x + i), r);
+    sums = _mm256_add_epi32(sums, v);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(q + i), pack8(v));
   }
   if (i < count) {
     const int64_t remaining = count - i;
-    const __m128i p = pack8(quantize8(_mm256_maskload_ps(x + i, tail_mask(remaining)), r));
+    // Lanes past the end load as 0 and quantize to 0, so they add nothing to the sum.
+    const __m256i v = quantize8(_mm256_maskload_ps(x + i, tail_mask(remaining)), r);
+    sums = _mm256_add_epi32(sums, v);
+    const __m128i p = pack8(v);
     alignas(16) int8_t bytes[16];
     _mm_store_si128(reinterpret_cast<__m128i*>(bytes), p);
     for (int64_t j = 0; j < remaining; ++j) q[i + j] = bytes[j];
   }
+  __m128i h = _mm_add_epi32(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
+  h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+  h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+  *sum = _mm_cvtsi128_si32(h);
   return clipped / 127.0f;
 }
 
 }  // namespace
 
 void f32_qd8_quantize_ukernel__avx2(const float* x, int64_t m, int64_t k, bool per_row, float eps,
-                                    int8_t* q, float* scales) {
-  if (per_row) {
-    for (int64_t row = 0; row < m; ++row) {
-      const float* x_row = x + row * k;
-      scales[row] = quantize_block(x_row, k, absmax(x_row, k), eps, q + row * k);
-    }
-  } else {
-    scales[0] = quantize_block(x, m * k, absmax(x, m * k), eps, q);
+                                    int8_t* q, float* scales, int32_t* row_sums) {
+  // Per tensor, every row shares the absmax of the whole block (and so one scale).
+  const float block_absmax = per_row ? 0.0f : absmax(x, m * k);
+  if (!per_row) scales[0] = (block_absmax < eps ? eps : block_absmax) / 127.0f;
+  for (int64_t row = 0; row < m; ++row) {
+    const float* x_row = x + row * k;
+    int32_t sum = 0;
+    const float scale =
+        quantize_row(x_row, k, per_row ? absmax(x_row, k) : block_absmax, eps, q + row * k, &sum);
+    if (per_row) scales[row] = scale;
+    if (row_sums != nullptr) row_sums[row] = sum;
   }
 }
 
@@ -109,7 +124,8 @@ void f32_qd8_quantize_ukernel__avx2(const float* x, int64_t m, int64_t k, bool p
 
 namespace bitlab {
 namespace internal {
-void f32_qd8_quantize_ukernel__avx2(const float*, int64_t, int64_t, bool, float, int8_t*, float*) {
+void f32_qd8_quantize_ukernel__avx2(const float*, int64_t, int64_t, bool, float, int8_t*, float*,
+                                    int32_t*) {
   __builtin_trap();
 }
 }  // namespace internal

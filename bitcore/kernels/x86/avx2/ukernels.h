@@ -79,7 +79,7 @@ void qd8_t2w_gemm_ukernel_4x16c4__avx2(const Avx2Qd8Args& args);
 
 /// float32 -> int8 absmax quantization (per row or per tensor), bit for bit the reference's.
 void f32_qd8_quantize_ukernel__avx2(const float* x, int64_t m, int64_t k, bool per_row, float eps,
-                                    int8_t* q, float* scales);
+                                    int8_t* q, float* scales, int32_t* row_sums);
 
 /// float32 activations x ternary weights: additions and subtractions of x, selected per column
 /// from a [-x, 0, x] table by the 2-bit code (vpermilps), up to 4 rows x 16 columns a tile.

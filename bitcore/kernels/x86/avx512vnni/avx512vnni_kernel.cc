@@ -11,9 +11,11 @@
 #include <vector>
 
 #include "bitcore/kernels/cpu_features.h"
+#include "bitcore/kernels/x86/aligned_buffer.h"
 #include "bitcore/kernels/x86/avx512vnni/ukernels.h"
 #include "bitcore/kernels/x86/blocked_t1_packing.h"
 #include "bitcore/kernels/x86/blocked_t2_packing.h"
+#include "bitcore/kernels/x86/staged_activations.h"
 
 namespace bitlab {
 namespace {
@@ -22,31 +24,10 @@ constexpr int64_t kColumnBlock = 16;
 // Batches below this run the matrix-vector path, which streams the weights once.
 constexpr int64_t kMinGemmRows = 4;
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-
-// Per-thread scratch: padded activations, their row sums, and decoded weight codes. Grows to
-// the largest problem seen and is reused, so steady-state calls allocate nothing.
-struct Scratch {
-  std::vector<int8_t> x;
-  std::vector<int32_t> row_sums;
-  std::unique_ptr<uint8_t, FreeDeleter> codes;
-  size_t codes_bytes = 0;
-
-  uint8_t* codes_buffer(size_t bytes) {
-    if (bytes > codes_bytes) {
-      codes.reset(static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
-      if (!codes) throw std::bad_alloc();
-      codes_bytes = bytes;
-    }
-    return codes.get();
-  }
-};
-
-Scratch& thread_scratch() {
-  thread_local Scratch scratch;
-  return scratch;
+// Per-thread decoded weight codes and partial sums of the matrix-matrix path.
+internal::AlignedBuffer& thread_gemm_scratch() {
+  thread_local internal::AlignedBuffer buffer;
+  return buffer;
 }
 
 // Which packed weights the kernel reads: 2-bit (all batches, both activation types) or
@@ -105,9 +86,9 @@ class Avx512VnniKernel final : public BitKernel {
   }
 
   void quantize_activations(const float* x, int64_t m, int64_t k, Granularity granularity,
-                            float eps, int8_t* q, float* scales) const override {
+                            float eps, int8_t* q, float* scales, int32_t* row_sums) const override {
     internal::f32_qd8_quantize_ukernel__avx512(x, m, k, granularity == Granularity::kPerChannel,
-                                               eps, q, scales);
+                                               eps, q, scales, row_sums);
   }
 
   void int8_accumulate(const Int8GemmArgs& args, int32_t* acc) const override {
@@ -139,32 +120,15 @@ class Avx512VnniKernel final : public BitKernel {
  private:
   void run(const Int8GemmArgs& args, int64_t n_begin, int64_t n_end, float* y, int32_t* acc) const {
     if (args.m <= 0 || n_begin >= n_end) return;
-    Scratch& scratch = thread_scratch();
     const int64_t k_group = layout_ == Layout::kT2 ? 16 : 20;  // k per weight block
     const int64_t k_padded = (args.k + k_group - 1) / k_group * k_group;
     internal::Qd8BlockedArgs a;
     a.m = args.m;
     a.k_blocks = k_padded / k_group;
-    a.x = args.x;
-    a.x_stride = args.k;
-    if (k_padded != args.k) {
-      // The micro-kernels read whole weight blocks of k: copy rows into zero-padded ones.
-      scratch.x.assign(static_cast<size_t>(args.m * k_padded), 0);
-      for (int64_t r = 0; r < args.m; ++r) {
-        std::memcpy(scratch.x.data() + r * k_padded, args.x + r * args.k,
-                    static_cast<size_t>(args.k));
-      }
-      a.x = scratch.x.data();
-      a.x_stride = k_padded;
-    }
-    scratch.row_sums.resize(static_cast<size_t>(args.m));
-    for (int64_t r = 0; r < args.m; ++r) {
-      const int8_t* row = args.x + r * args.k;
-      int32_t sum = 0;
-      for (int64_t i = 0; i < args.k; ++i) sum += row[i];
-      scratch.row_sums[r] = sum;
-    }
-    a.row_sums = scratch.row_sums.data();
+    const internal::StagedActivations staged = internal::stage_activations(args, k_padded);
+    a.x = staged.x;
+    a.x_stride = staged.stride;
+    a.row_sums = staged.row_sums;
     a.x_scale = args.x_scale;
     a.x_scale_per_row = args.x_scale_per_row;
     a.w = args.w;
@@ -181,8 +145,8 @@ class Avx512VnniKernel final : public BitKernel {
     } else if (args.m < kMinGemmRows && a.k_blocks <= internal::kMaxGemvKBlocks) {
       internal::qd8_t2w_gemv_ukernel_2x32c4__avx512vnni(a);
     } else {
-      a.scratch = scratch.codes_buffer(
-          static_cast<size_t>(internal::gemm_scratch_bytes(args.m, a.k_blocks)));
+      a.scratch = static_cast<uint8_t*>(thread_gemm_scratch().get(
+          static_cast<size_t>(internal::gemm_scratch_bytes(args.m, a.k_blocks))));
       internal::qd8_t2w_gemm_ukernel_8x32c4__avx512vnni(a);
     }
   }

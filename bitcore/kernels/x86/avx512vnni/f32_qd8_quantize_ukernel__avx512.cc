@@ -33,33 +33,41 @@ float absmax(const float* x, int64_t count) {
   return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
 }
 
-// Quantizes `count` values with one scale; returns s = max(absmax, eps) / 127.
-float quantize_block(const float* x, int64_t count, float amax, float eps, int8_t* q) {
+// Quantizes `count` values with one scale; returns s = max(absmax, eps) / 127 and the sum of
+// the quantized values in *sum.
+float quantize_row(const float* x, int64_t count, float amax, float eps, int8_t* q, int32_t* sum) {
   const float clipped = amax > eps ? amax : eps;
   const __m512 r = _mm512_set1_ps(127.0f / clipped);
   const __m512 lo = _mm512_set1_ps(-127.0f);
   const __m512 hi = _mm512_set1_ps(127.0f);
+  __m512i sums = _mm512_setzero_si512();
   for (int64_t i = 0; i < count; i += 16) {
     const __mmask16 mask = tail_mask(count - i);
     __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + i), r);
     v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);  // max(NaN, lo) is lo
-    _mm512_mask_cvtsepi32_storeu_epi8(q + i, mask, _mm512_cvtps_epi32(v));
+    const __m512i values = _mm512_maskz_cvtps_epi32(mask, v);
+    sums = _mm512_add_epi32(sums, values);
+    _mm512_mask_cvtsepi32_storeu_epi8(q + i, mask, values);
   }
+  *sum = _mm512_reduce_add_epi32(sums);
   return clipped / 127.0f;
 }
 
 }  // namespace
 
 void f32_qd8_quantize_ukernel__avx512(const float* x, int64_t m, int64_t k, bool per_row, float eps,
-                                      int8_t* q, float* scales) {
-  if (per_row) {
-    for (int64_t row = 0; row < m; ++row) {
-      const float* x_row = x + row * k;
-      scales[row] = quantize_block(x_row, k, absmax(x_row, k), eps, q + row * k);
-    }
-  } else {
-    scales[0] = quantize_block(x, m * k, absmax(x, m * k), eps, q);
+                                      int8_t* q, float* scales, int32_t* row_sums) {
+  // Per tensor, every row shares the absmax of the whole block (and so one scale).
+  const float block_absmax = per_row ? 0.0f : absmax(x, m * k);
+  if (!per_row) scales[0] = (block_absmax > eps ? block_absmax : eps) / 127.0f;
+  for (int64_t row = 0; row < m; ++row) {
+    const float* x_row = x + row * k;
+    int32_t sum = 0;
+    const float scale =
+        quantize_row(x_row, k, per_row ? absmax(x_row, k) : block_absmax, eps, q + row * k, &sum);
+    if (per_row) scales[row] = scale;
+    if (row_sums != nullptr) row_sums[row] = sum;
   }
 }
 
@@ -70,8 +78,8 @@ void f32_qd8_quantize_ukernel__avx512(const float* x, int64_t m, int64_t k, bool
 
 namespace bitlab {
 namespace internal {
-void f32_qd8_quantize_ukernel__avx512(const float*, int64_t, int64_t, bool, float, int8_t*,
-                                      float*) {
+void f32_qd8_quantize_ukernel__avx512(const float*, int64_t, int64_t, bool, float, int8_t*, float*,
+                                      int32_t*) {
   __builtin_trap();
 }
 }  // namespace internal

@@ -75,7 +75,7 @@ void f32_t2w_gemm_ukernel_4x32__avx512f(const F32BlockedArgs& args);
 
 /// float32 -> int8 absmax quantization (per row or per tensor), and the row sums of q.
 void f32_qd8_quantize_ukernel__avx512(const float* x, int64_t m, int64_t k, bool per_row, float eps,
-                                      int8_t* q, float* scales);
+                                      int8_t* q, float* scales, int32_t* row_sums);
 
 }  // namespace internal
 }  // namespace bitlab
