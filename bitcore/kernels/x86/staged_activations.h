@@ -12,9 +12,9 @@ namespace bitlab {
 namespace internal {
 
 struct StagedActivations {
-  const int8_t* x;            // m rows, `stride` bytes apart, zero from k to k_padded
+  const int8_t* x;  // m rows, `stride` bytes apart, zero from k to k_padded
   int64_t stride;
-  const int32_t* row_sums;    // m sums
+  const int32_t* row_sums;  // m sums
 };
 
 /// Stages args.x for rows of `k_padded` bytes, copying only when k_padded != args.k, and
