@@ -13,8 +13,8 @@
 #include "bitcore/kernels/cpu_features.h"
 #include "bitcore/kernels/x86/aligned_buffer.h"
 #include "bitcore/kernels/x86/avx2/ukernels.h"
+#include "bitcore/kernels/x86/blocked_args.h"
 #include "bitcore/kernels/x86/blocked_t2_packing.h"
-#include "bitcore/kernels/x86/staged_activations.h"
 
 namespace bitlab {
 namespace {
@@ -80,19 +80,7 @@ class Avx2Kernel final : public BitKernel {
   void float32_gemm(const Float32GemmArgs& args, int64_t n_begin, int64_t n_end,
                     float* y) const override {
     if (args.m <= 0 || n_begin >= n_end) return;
-    internal::Avx2F32Args a;
-    a.m = args.m;
-    a.k = args.k;
-    a.k_blocks = internal::blocked_t2_padded_k(args.k) / 16;
-    a.x = args.x;
-    a.w = args.w;
-    a.w_scale = args.w_scale;
-    a.w_scale_per_channel = args.w_scale_per_channel;
-    a.bias = args.bias;
-    a.n = args.n;
-    a.n_begin = n_begin;
-    a.n_end = n_end;
-    a.y = y;
+    internal::F32BlockedArgs a = internal::make_f32_args(args, n_begin, n_end, y);
     const size_t floats =
         static_cast<size_t>(internal::kAvx2F32ScratchFloatsPerKBlock * a.k_blocks);
     a.scratch = static_cast<float*>(thread_scratch().tables.get(floats * sizeof(float)));
@@ -103,31 +91,12 @@ class Avx2Kernel final : public BitKernel {
   void run_int8(const Int8GemmArgs& args, int64_t n_begin, int64_t n_end, float* y,
                 int32_t* acc) const {
     if (args.m <= 0 || n_begin >= n_end) return;
-    Scratch& scratch = thread_scratch();
-    const int64_t k_padded = internal::blocked_t2_padded_k(args.k);
-    internal::Avx2Qd8Args a;
-    a.m = args.m;
-    a.k_blocks = k_padded / 16;
-    const internal::StagedActivations staged = internal::stage_activations(args, k_padded);
-    a.x = staged.x;
-    a.x_stride = staged.stride;
-    a.row_sums = staged.row_sums;
-    a.x_scale = args.x_scale;
-    a.x_scale_per_row = args.x_scale_per_row;
-    a.w = args.w;
-    a.w_scale = args.w_scale;
-    a.w_scale_per_channel = args.w_scale_per_channel;
-    a.bias = args.bias;
-    a.n = args.n;
-    a.n_begin = n_begin;
-    a.n_end = n_end;
-    a.y = y;
-    a.acc = acc;
+    internal::Qd8BlockedArgs a = internal::make_qd8_args(args, 16, n_begin, n_end, y, acc);
     if (args.m < kMinGemmRows) {
       internal::qd8_t2w_gemv_ukernel_3x16c4__avx2(a);
     } else {
-      a.scratch = static_cast<uint8_t*>(
-          scratch.codes.get(static_cast<size_t>(internal::kAvx2GemmScratchPerKBlock * a.k_blocks)));
+      a.scratch = static_cast<uint8_t*>(thread_scratch().codes.get(
+          static_cast<size_t>(internal::kAvx2GemmScratchPerKBlock * a.k_blocks)));
       internal::qd8_t2w_gemm_ukernel_4x16c4__avx2(a);
     }
   }

@@ -24,10 +24,10 @@ namespace {
 constexpr int kRows = static_cast<int>(kAvx2F32Rows);
 static_assert(kRows == 4, "f32_t2w_gemm_ukernel_4x16__avx2 dispatches tiles of 1 to 4 rows");
 
-float* row_tables(const Avx2F32Args& a, int r) { return a.scratch + r * a.k_blocks * 16 * 4; }
+float* row_tables(const F32BlockedArgs& a, int r) { return a.scratch + r * a.k_blocks * 16 * 4; }
 
 // Writes the tables [-x, 0, x, 0] of rows row0..row0 + rows - 1, zero past K.
-void build_tables(const Avx2F32Args& a, int64_t row0, int rows) {
+void build_tables(const F32BlockedArgs& a, int64_t row0, int rows) {
   const __m128 sign = _mm_set1_ps(-0.0f);
   const __m128 zero = _mm_setzero_ps();
   const int64_t k_padded = a.k_blocks * 16;
@@ -51,7 +51,7 @@ void build_tables(const Avx2F32Args& a, int64_t row0, int rows) {
 }
 
 // y = acc * g + b for row r, columns n0.. (masked past n_end).
-void store_columns(const Avx2F32Args& a, int64_t r, int64_t n0, __m256 acc) {
+void store_columns(const F32BlockedArgs& a, int64_t r, int64_t n0, __m256 acc) {
   float* out = a.y + r * a.n + n0;
   if (n0 + 8 <= a.n_end) {
     const __m256 g =
@@ -73,7 +73,7 @@ void store_columns(const Avx2F32Args& a, int64_t r, int64_t n0, __m256 acc) {
 
 // Rows row0..row0 + MR - 1 (their tables built), columns n0 .. n0 + 8 * NB - 1.
 template <int MR, int NB>
-void tile(const Avx2F32Args& a, int64_t row0, int64_t n0) {
+void tile(const F32BlockedArgs& a, int64_t row0, int64_t n0) {
   const int64_t block_bytes = a.k_blocks * 32;
   const uint8_t* w = a.w + (n0 / 8) * block_bytes;
   const float* tables[MR];
@@ -116,7 +116,7 @@ void tile(const Avx2F32Args& a, int64_t row0, int64_t n0) {
 }
 
 template <int MR>
-void columns(const Avx2F32Args& a, int64_t row0) {
+void columns(const F32BlockedArgs& a, int64_t row0) {
   int64_t n0 = a.n_begin;
   // One row has too few independent sums for two column blocks to hide the add latency.
   if (MR == 1) {
@@ -130,7 +130,7 @@ void columns(const Avx2F32Args& a, int64_t row0) {
 
 }  // namespace
 
-void f32_t2w_gemm_ukernel_4x16__avx2(const Avx2F32Args& a) {
+void f32_t2w_gemm_ukernel_4x16__avx2(const F32BlockedArgs& a) {
   for (int64_t row0 = 0; row0 < a.m; row0 += kRows) {
     const int rows = a.m - row0 < kRows ? static_cast<int>(a.m - row0) : kRows;
     build_tables(a, row0, rows);
@@ -160,7 +160,7 @@ void f32_t2w_gemm_ukernel_4x16__avx2(const Avx2F32Args& a) {
 
 namespace bitlab {
 namespace internal {
-void f32_t2w_gemm_ukernel_4x16__avx2(const Avx2F32Args&) { __builtin_trap(); }
+void f32_t2w_gemm_ukernel_4x16__avx2(const F32BlockedArgs&) { __builtin_trap(); }
 }  // namespace internal
 }  // namespace bitlab
 

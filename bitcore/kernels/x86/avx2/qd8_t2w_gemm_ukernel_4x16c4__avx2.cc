@@ -23,7 +23,7 @@ constexpr int kRows = 4;
 
 // Decodes NB column blocks starting at n0 into scratch[b][kb][s] (32 bytes each).
 template <int NB>
-void unpack_codes(const Avx2Qd8Args& a, int64_t n0) {
+void unpack_codes(const Qd8BlockedArgs& a, int64_t n0) {
   const __m256i three = _mm256_set1_epi8(3);
   const int64_t block_bytes = a.k_blocks * 32;
   BITLAB_UNROLL for (int b = 0; b < NB; ++b) {
@@ -41,7 +41,7 @@ void unpack_codes(const Avx2Qd8Args& a, int64_t n0) {
 }
 
 template <int MR, int NB>
-void gemm_tile(const Avx2Qd8Args& a, int64_t row0, int64_t n0) {
+void gemm_tile(const Qd8BlockedArgs& a, int64_t row0, int64_t n0) {
   const __m256i ones = _mm256_set1_epi16(1);
   const int64_t groups = a.k_blocks * 4;
   const int64_t chunk = kInt16KBlocks * 4;
@@ -86,7 +86,7 @@ void gemm_tile(const Avx2Qd8Args& a, int64_t row0, int64_t n0) {
 }
 
 template <int NB>
-void gemm_columns(const Avx2Qd8Args& a, int64_t n0) {
+void gemm_columns(const Qd8BlockedArgs& a, int64_t n0) {
   unpack_codes<NB>(a, n0);
   int64_t row = 0;
   for (; row + kRows <= a.m; row += kRows) gemm_tile<kRows, NB>(a, row, n0);
@@ -109,7 +109,7 @@ void gemm_columns(const Avx2Qd8Args& a, int64_t n0) {
 
 }  // namespace
 
-void qd8_t2w_gemm_ukernel_4x16c4__avx2(const Avx2Qd8Args& a) {
+void qd8_t2w_gemm_ukernel_4x16c4__avx2(const Qd8BlockedArgs& a) {
   int64_t n0 = a.n_begin;
   for (; n0 + 8 < a.n_end; n0 += 16) gemm_columns<2>(a, n0);
   if (n0 < a.n_end) gemm_columns<1>(a, n0);
@@ -122,7 +122,7 @@ void qd8_t2w_gemm_ukernel_4x16c4__avx2(const Avx2Qd8Args& a) {
 
 namespace bitlab {
 namespace internal {
-void qd8_t2w_gemm_ukernel_4x16c4__avx2(const Avx2Qd8Args&) { __builtin_trap(); }
+void qd8_t2w_gemm_ukernel_4x16c4__avx2(const Qd8BlockedArgs&) { __builtin_trap(); }
 }  // namespace internal
 }  // namespace bitlab
 

@@ -27,7 +27,7 @@ namespace {
 constexpr int64_t kChunkKBlocks = 7;
 
 template <int MR, int NB>
-void gemv_tile(const Avx2Qd8Args& a, int64_t row0, int64_t n0) {
+void gemv_tile(const Qd8BlockedArgs& a, int64_t row0, int64_t n0) {
   const __m256i low_code = _mm256_set1_epi8(0x03);
   const __m256i high_code = _mm256_set1_epi8(0x0C);
   const __m256i ones = _mm256_set1_epi16(1);
@@ -85,7 +85,7 @@ void gemv_tile(const Avx2Qd8Args& a, int64_t row0, int64_t n0) {
 }
 
 template <int MR>
-void gemv_rows(const Avx2Qd8Args& a, int64_t row0) {
+void gemv_rows(const Qd8BlockedArgs& a, int64_t row0) {
   int64_t n0 = a.n_begin;
   for (; n0 + 8 < a.n_end; n0 += 16) gemv_tile<MR, 2>(a, row0, n0);
   if (n0 < a.n_end) gemv_tile<MR, 1>(a, row0, n0);
@@ -97,7 +97,7 @@ void gemv_rows(const Avx2Qd8Args& a, int64_t row0) {
 
 bool avx2_ukernels_compiled_in() { return true; }
 
-void qd8_t2w_gemv_ukernel_3x16c4__avx2(const Avx2Qd8Args& a) {
+void qd8_t2w_gemv_ukernel_3x16c4__avx2(const Qd8BlockedArgs& a) {
   int64_t row = 0;
   for (; row + 3 <= a.m; row += 3) gemv_rows<3>(a, row);
   if (a.m - row == 2) gemv_rows<2>(a, row);
@@ -112,7 +112,7 @@ void qd8_t2w_gemv_ukernel_3x16c4__avx2(const Avx2Qd8Args& a) {
 namespace bitlab {
 namespace internal {
 bool avx2_ukernels_compiled_in() { return false; }
-void qd8_t2w_gemv_ukernel_3x16c4__avx2(const Avx2Qd8Args&) { __builtin_trap(); }
+void qd8_t2w_gemv_ukernel_3x16c4__avx2(const Qd8BlockedArgs&) { __builtin_trap(); }
 }  // namespace internal
 }  // namespace bitlab
 

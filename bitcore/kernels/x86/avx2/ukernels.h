@@ -13,47 +13,10 @@
 
 #include <cstdint>
 
+#include "bitcore/kernels/x86/blocked_args.h"
+
 namespace bitlab {
 namespace internal {
-
-/// An int8 product over the blocked t2 layout (8 columns a block; see blocked_t2_packing.h).
-struct Avx2Qd8Args {
-  int64_t m = 0;              // rows
-  int64_t k_blocks = 0;       // padded K / 16
-  const int8_t* x = nullptr;  // m rows, x_stride bytes apart, zero past K up to k_blocks * 16
-  int64_t x_stride = 0;
-  const int32_t* row_sums = nullptr;  // sum of each x row (the offset trick subtracts it)
-  const float* x_scale = nullptr;     // m scales, or 1 if !x_scale_per_row
-  bool x_scale_per_row = false;
-  const uint8_t* w = nullptr;      // the whole blocked weight matrix
-  const float* w_scale = nullptr;  // n scales, or 1 if !w_scale_per_channel
-  bool w_scale_per_channel = false;
-  const float* bias = nullptr;  // n values, or null
-  int64_t n = 0;                // all columns: the row stride of y and acc
-  int64_t n_begin = 0;          // columns to compute, n_begin a multiple of 8
-  int64_t n_end = 0;
-  float* y = nullptr;          // m x n outputs, or null
-  int32_t* acc = nullptr;      // m x n exact accumulators instead of y, or null
-  uint8_t* scratch = nullptr;  // gemm only: kAvx2GemmScratchPerKBlock * k_blocks bytes,
-                               // 32-byte aligned
-};
-
-/// A float32-activation product over the same blocked layout.
-struct Avx2F32Args {
-  int64_t m = 0;
-  int64_t k = 0;             // K: x has k values a row
-  int64_t k_blocks = 0;      // padded K / 16
-  const float* x = nullptr;  // m x k, dense
-  const uint8_t* w = nullptr;
-  const float* w_scale = nullptr;  // n scales, or 1 if !w_scale_per_channel
-  bool w_scale_per_channel = false;
-  const float* bias = nullptr;  // n values, or null
-  int64_t n = 0;                // all columns: the row stride of y
-  int64_t n_begin = 0;          // a multiple of 8
-  int64_t n_end = 0;
-  float* y = nullptr;
-  float* scratch = nullptr;  // kAvx2F32ScratchFloatsPerKBlock * k_blocks floats, 32-byte aligned
-};
 
 /// Blocks of 16 k whose products an int16 lane can sum exactly: a vpmaddubsw lane is at most
 /// 2 * 2 * 128 = 512 in magnitude (even for x = -128), four k groups a block, 15 * 4 * 512 =
@@ -71,11 +34,11 @@ bool avx2_ukernels_compiled_in();
 
 /// Batches of 1..3 (more rows are run 3 at a time): weights decoded on the fly, each weight
 /// byte loaded once per 3 rows.
-void qd8_t2w_gemv_ukernel_3x16c4__avx2(const Avx2Qd8Args& args);
+void qd8_t2w_gemv_ukernel_3x16c4__avx2(const Qd8BlockedArgs& args);
 
 /// Batches of 4 and more: weight codes decoded once per 16 columns into `scratch`, then
 /// 4-row x 16-column register tiles.
-void qd8_t2w_gemm_ukernel_4x16c4__avx2(const Avx2Qd8Args& args);
+void qd8_t2w_gemm_ukernel_4x16c4__avx2(const Qd8BlockedArgs& args);
 
 /// float32 -> int8 absmax quantization (per row or per tensor), bit for bit the reference's.
 void f32_qd8_quantize_ukernel__avx2(const float* x, int64_t m, int64_t k, bool per_row, float eps,
@@ -84,7 +47,7 @@ void f32_qd8_quantize_ukernel__avx2(const float* x, int64_t m, int64_t k, bool p
 /// float32 activations x ternary weights: additions and subtractions of x, selected per column
 /// from a [-x, 0, x] table by the 2-bit code (vpermilps), up to 4 rows x 16 columns a tile.
 /// Each output sums its terms in k order, as the reference kernel does.
-void f32_t2w_gemm_ukernel_4x16__avx2(const Avx2F32Args& args);
+void f32_t2w_gemm_ukernel_4x16__avx2(const F32BlockedArgs& args);
 
 }  // namespace internal
 }  // namespace bitlab

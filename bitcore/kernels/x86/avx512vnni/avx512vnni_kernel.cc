@@ -13,9 +13,9 @@
 #include "bitcore/kernels/cpu_features.h"
 #include "bitcore/kernels/x86/aligned_buffer.h"
 #include "bitcore/kernels/x86/avx512vnni/ukernels.h"
+#include "bitcore/kernels/x86/blocked_args.h"
 #include "bitcore/kernels/x86/blocked_t1_packing.h"
 #include "bitcore/kernels/x86/blocked_t2_packing.h"
-#include "bitcore/kernels/x86/staged_activations.h"
 
 namespace bitlab {
 namespace {
@@ -101,45 +101,14 @@ class Avx512VnniKernel final : public BitKernel {
   void float32_gemm(const Float32GemmArgs& args, int64_t n_begin, int64_t n_end,
                     float* y) const override {
     if (args.m <= 0 || n_begin >= n_end) return;
-    internal::F32BlockedArgs a;
-    a.m = args.m;
-    a.k = args.k;
-    a.k_blocks = internal::blocked_t2_padded_k(args.k) / 16;
-    a.x = args.x;
-    a.w = args.w;
-    a.w_scale = args.w_scale;
-    a.w_scale_per_channel = args.w_scale_per_channel;
-    a.bias = args.bias;
-    a.n = args.n;
-    a.n_begin = n_begin;
-    a.n_end = n_end;
-    a.y = y;
-    internal::f32_t2w_gemm_ukernel_4x32__avx512f(a);
+    internal::f32_t2w_gemm_ukernel_4x32__avx512f(internal::make_f32_args(args, n_begin, n_end, y));
   }
 
  private:
   void run(const Int8GemmArgs& args, int64_t n_begin, int64_t n_end, float* y, int32_t* acc) const {
     if (args.m <= 0 || n_begin >= n_end) return;
     const int64_t k_group = layout_ == Layout::kT2 ? 16 : 20;  // k per weight block
-    const int64_t k_padded = (args.k + k_group - 1) / k_group * k_group;
-    internal::Qd8BlockedArgs a;
-    a.m = args.m;
-    a.k_blocks = k_padded / k_group;
-    const internal::StagedActivations staged = internal::stage_activations(args, k_padded);
-    a.x = staged.x;
-    a.x_stride = staged.stride;
-    a.row_sums = staged.row_sums;
-    a.x_scale = args.x_scale;
-    a.x_scale_per_row = args.x_scale_per_row;
-    a.w = args.w;
-    a.w_scale = args.w_scale;
-    a.w_scale_per_channel = args.w_scale_per_channel;
-    a.bias = args.bias;
-    a.n = args.n;
-    a.n_begin = n_begin;
-    a.n_end = n_end;
-    a.y = y;
-    a.acc = acc;
+    internal::Qd8BlockedArgs a = internal::make_qd8_args(args, k_group, n_begin, n_end, y, acc);
     if (layout_ == Layout::kT1) {
       internal::qd8_t1w_gemv_ukernel_1x16c4__avx512vnni(a);
     } else if (args.m < kMinGemmRows && a.k_blocks <= internal::kMaxGemvKBlocks) {

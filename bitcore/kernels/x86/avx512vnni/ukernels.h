@@ -7,29 +7,10 @@
 
 #include <cstdint>
 
+#include "bitcore/kernels/x86/blocked_args.h"
+
 namespace bitlab {
 namespace internal {
-
-/// An int8 product over the blocked t2 layout (16 columns a block; see blocked_t2_packing.h).
-struct Qd8BlockedArgs {
-  int64_t m = 0;              // rows
-  int64_t k_blocks = 0;       // padded K / 16
-  const int8_t* x = nullptr;  // m rows, x_stride bytes apart, zero past K up to k_blocks * 16
-  int64_t x_stride = 0;
-  const int32_t* row_sums = nullptr;  // sum of each x row (the offset trick subtracts it)
-  const float* x_scale = nullptr;     // m scales, or 1 if !x_scale_per_row
-  bool x_scale_per_row = false;
-  const uint8_t* w = nullptr;      // the whole blocked weight matrix
-  const float* w_scale = nullptr;  // n scales, or 1 if !w_scale_per_channel
-  bool w_scale_per_channel = false;
-  const float* bias = nullptr;  // n values, or null
-  int64_t n = 0;                // all columns: the row stride of y and acc
-  int64_t n_begin = 0;          // columns to compute, n_begin a multiple of 16
-  int64_t n_end = 0;
-  float* y = nullptr;          // m x n outputs, or null
-  int32_t* acc = nullptr;      // m x n exact accumulators instead of y, or null
-  uint8_t* scratch = nullptr;  // gemm only: 32 * k_blocks * 16 bytes, 64-byte aligned
-};
 
 /// True when this file was compiled with AVX512-VNNI support.
 bool avx512vnni_ukernels_compiled_in();
@@ -53,22 +34,6 @@ bool avx512vbmi_ukernels_compiled_in();
 /// blocks of 20 k and x rows are zero-padded to k_blocks * 20. Up to 2 rows at a time, for
 /// batches of 1-3; larger batches re-read the weights per pair of rows.
 void qd8_t1w_gemv_ukernel_1x16c4__avx512vnni(const Qd8BlockedArgs& args);
-
-/// A float32-activation product over the same blocked t2 layout.
-struct F32BlockedArgs {
-  int64_t m = 0;
-  int64_t k = 0;         // x rows are k floats apart (no padding)
-  int64_t k_blocks = 0;  // padded K / 16
-  const float* x = nullptr;
-  const uint8_t* w = nullptr;
-  const float* w_scale = nullptr;
-  bool w_scale_per_channel = false;
-  const float* bias = nullptr;
-  int64_t n = 0;        // row stride of y
-  int64_t n_begin = 0;  // a multiple of 16
-  int64_t n_end = 0;
-  float* y = nullptr;
-};
 
 /// y = (x @ q_w^T) * g + b with masked additions of x (no multiplies by weights).
 void f32_t2w_gemm_ukernel_4x32__avx512f(const F32BlockedArgs& args);
