@@ -30,19 +30,11 @@ float quantize_row(const float* x, int64_t count, float amax, float eps, int8_t*
 
 }  // namespace
 
-void f32_qd8_quantize_ukernel__scalar(const float* x, int64_t m, int64_t k, bool per_row, float eps,
-                                      int8_t* q, float* scales, int32_t* row_sums) {
-  // Per tensor, every row shares the absmax of the whole block (and so one scale).
-  const float block_absmax = per_row ? 0.0f : absmax(x, m * k);
-  if (!per_row) scales[0] = std::max(block_absmax, eps) / 127.0f;
-  for (int64_t row = 0; row < m; ++row) {
-    const float* x_row = x + row * k;
-    int32_t sum = 0;
-    const float scale =
-        quantize_row(x_row, k, per_row ? absmax(x_row, k) : block_absmax, eps, q + row * k, &sum);
-    if (per_row) scales[row] = scale;
-    if (row_sums != nullptr) row_sums[row] = sum;
-  }
+float f32_absmax_ukernel__scalar(const float* x, int64_t count) { return absmax(x, count); }
+
+float f32_qd8_quantize_row_ukernel__scalar(const float* x, int64_t count, float amax, float eps,
+                                           int8_t* q, int32_t* sum) {
+  return quantize_row(x, count, amax, eps, q, sum);
 }
 
 }  // namespace internal

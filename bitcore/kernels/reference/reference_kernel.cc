@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "bitcore/kernels/quantize_rows.h"
 #include "bitcore/kernels/reference/ukernels.h"
 #include "bitcore/kernels/ternary_packing.h"
 
@@ -25,8 +26,9 @@ class ReferenceKernel final : public BitKernel {
 
   void quantize_activations(const float* x, int64_t m, int64_t k, Granularity granularity,
                             float eps, int8_t* q, float* scales, int32_t* row_sums) const override {
-    internal::f32_qd8_quantize_ukernel__scalar(x, m, k, granularity == Granularity::kPerChannel,
-                                               eps, q, scales, row_sums);
+    internal::quantize_rows(x, m, k, granularity == Granularity::kPerChannel, eps, q, scales,
+                            row_sums, internal::f32_absmax_ukernel__scalar,
+                            internal::f32_qd8_quantize_row_ukernel__scalar);
   }
   void int8_accumulate(const Int8GemmArgs& args, int32_t* acc) const override {
     internal::qd8_t2w_gemm_ukernel_1x1c1__scalar(args, 0, args.n, acc, nullptr);

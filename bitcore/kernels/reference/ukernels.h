@@ -22,10 +22,10 @@ void qd8_t2w_gemm_ukernel_1x1c1__scalar(const Int8GemmArgs& args, int64_t n_begi
 void f32_t2w_gemm_ukernel_1x1c1__scalar(const Float32GemmArgs& args, int64_t n_begin, int64_t n_end,
                                         float* y);
 
-/// float32 -> int8 absmax quantization; `per_row` selects one scale per row (m scales)
-/// instead of one for the whole m x k block (1 scale). `row_sums` (m values) may be null.
-void f32_qd8_quantize_ukernel__scalar(const float* x, int64_t m, int64_t k, bool per_row, float eps,
-                                      int8_t* q, float* scales, int32_t* row_sums);
+/// The inner loops of activation quantization (see bitcore/kernels/quantize_rows.h).
+float f32_absmax_ukernel__scalar(const float* x, int64_t count);
+float f32_qd8_quantize_row_ukernel__scalar(const float* x, int64_t count, float amax, float eps,
+                                           int8_t* q, int32_t* sum);
 
 }  // namespace internal
 }  // namespace bitlab

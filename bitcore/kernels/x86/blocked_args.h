@@ -18,9 +18,9 @@ namespace internal {
 
 /// An int8 product over a blocked layout.
 struct Qd8BlockedArgs {
-  int64_t m = 0;               // rows
-  int64_t k_blocks = 0;        // padded K / k per weight block (16 for t2, 20 for t1)
-  const int8_t* x = nullptr;   // m rows, x_stride bytes apart, zero past K to the padded K
+  int64_t m = 0;              // rows
+  int64_t k_blocks = 0;       // padded K / k per weight block (16 for t2, 20 for t1)
+  const int8_t* x = nullptr;  // m rows, x_stride bytes apart, zero past K to the padded K
   int64_t x_stride = 0;
   const int32_t* row_sums = nullptr;  // sum of each x row (the offset trick subtracts it)
   const float* x_scale = nullptr;     // m scales, or 1 if !x_scale_per_row
@@ -60,8 +60,7 @@ Qd8BlockedArgs make_qd8_args(const Int8GemmArgs& args, int64_t k_group, int64_t 
                              int64_t n_end, float* y, int32_t* acc);
 
 /// Fills F32BlockedArgs for output columns [n_begin, n_end) of the blocked t2 layout.
-F32BlockedArgs make_f32_args(const Float32GemmArgs& args, int64_t n_begin, int64_t n_end,
-                             float* y);
+F32BlockedArgs make_f32_args(const Float32GemmArgs& args, int64_t n_begin, int64_t n_end, float* y);
 
 }  // namespace internal
 }  // namespace bitlab

@@ -102,19 +102,11 @@ float quantize_row(const float* x, int64_t count, float amax, float eps, int8_t*
 
 }  // namespace
 
-void f32_qd8_quantize_ukernel__avx2(const float* x, int64_t m, int64_t k, bool per_row, float eps,
-                                    int8_t* q, float* scales, int32_t* row_sums) {
-  // Per tensor, every row shares the absmax of the whole block (and so one scale).
-  const float block_absmax = per_row ? 0.0f : absmax(x, m * k);
-  if (!per_row) scales[0] = (block_absmax < eps ? eps : block_absmax) / 127.0f;
-  for (int64_t row = 0; row < m; ++row) {
-    const float* x_row = x + row * k;
-    int32_t sum = 0;
-    const float scale =
-        quantize_row(x_row, k, per_row ? absmax(x_row, k) : block_absmax, eps, q + row * k, &sum);
-    if (per_row) scales[row] = scale;
-    if (row_sums != nullptr) row_sums[row] = sum;
-  }
+float f32_absmax_ukernel__avx2(const float* x, int64_t count) { return absmax(x, count); }
+
+float f32_qd8_quantize_row_ukernel__avx2(const float* x, int64_t count, float amax, float eps,
+                                         int8_t* q, int32_t* sum) {
+  return quantize_row(x, count, amax, eps, q, sum);
 }
 
 }  // namespace internal
@@ -124,8 +116,8 @@ void f32_qd8_quantize_ukernel__avx2(const float* x, int64_t m, int64_t k, bool p
 
 namespace bitlab {
 namespace internal {
-void f32_qd8_quantize_ukernel__avx2(const float*, int64_t, int64_t, bool, float, int8_t*, float*,
-                                    int32_t*) {
+float f32_absmax_ukernel__avx2(const float*, int64_t) { __builtin_trap(); }
+float f32_qd8_quantize_row_ukernel__avx2(const float*, int64_t, float, float, int8_t*, int32_t*) {
   __builtin_trap();
 }
 }  // namespace internal

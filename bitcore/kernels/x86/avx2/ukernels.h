@@ -40,9 +40,10 @@ void qd8_t2w_gemv_ukernel_3x16c4__avx2(const Qd8BlockedArgs& args);
 /// 4-row x 16-column register tiles.
 void qd8_t2w_gemm_ukernel_4x16c4__avx2(const Qd8BlockedArgs& args);
 
-/// float32 -> int8 absmax quantization (per row or per tensor), bit for bit the reference's.
-void f32_qd8_quantize_ukernel__avx2(const float* x, int64_t m, int64_t k, bool per_row, float eps,
-                                    int8_t* q, float* scales, int32_t* row_sums);
+/// The inner loops of activation quantization (see bitcore/kernels/quantize_rows.h).
+float f32_absmax_ukernel__avx2(const float* x, int64_t count);
+float f32_qd8_quantize_row_ukernel__avx2(const float* x, int64_t count, float amax, float eps,
+                                         int8_t* q, int32_t* sum);
 
 /// float32 activations x ternary weights: additions and subtractions of x, selected per column
 /// from a [-x, 0, x] table by the 2-bit code (vpermilps), up to 4 rows x 16 columns a tile.

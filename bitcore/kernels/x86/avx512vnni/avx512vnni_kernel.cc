@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bitcore/kernels/cpu_features.h"
+#include "bitcore/kernels/quantize_rows.h"
 #include "bitcore/kernels/x86/aligned_buffer.h"
 #include "bitcore/kernels/x86/avx512vnni/ukernels.h"
 #include "bitcore/kernels/x86/blocked_args.h"
@@ -87,8 +88,9 @@ class Avx512VnniKernel final : public BitKernel {
 
   void quantize_activations(const float* x, int64_t m, int64_t k, Granularity granularity,
                             float eps, int8_t* q, float* scales, int32_t* row_sums) const override {
-    internal::f32_qd8_quantize_ukernel__avx512(x, m, k, granularity == Granularity::kPerChannel,
-                                               eps, q, scales, row_sums);
+    internal::quantize_rows(x, m, k, granularity == Granularity::kPerChannel, eps, q, scales,
+                            row_sums, internal::f32_absmax_ukernel__avx512,
+                            internal::f32_qd8_quantize_row_ukernel__avx512);
   }
 
   void int8_accumulate(const Int8GemmArgs& args, int32_t* acc) const override {

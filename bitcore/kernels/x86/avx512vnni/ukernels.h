@@ -38,9 +38,10 @@ void qd8_t1w_gemv_ukernel_1x16c4__avx512vnni(const Qd8BlockedArgs& args);
 /// y = (x @ q_w^T) * g + b with masked additions of x (no multiplies by weights).
 void f32_t2w_gemm_ukernel_4x32__avx512f(const F32BlockedArgs& args);
 
-/// float32 -> int8 absmax quantization (per row or per tensor), and the row sums of q.
-void f32_qd8_quantize_ukernel__avx512(const float* x, int64_t m, int64_t k, bool per_row, float eps,
-                                      int8_t* q, float* scales, int32_t* row_sums);
+/// The inner loops of activation quantization (see bitcore/kernels/quantize_rows.h).
+float f32_absmax_ukernel__avx512(const float* x, int64_t count);
+float f32_qd8_quantize_row_ukernel__avx512(const float* x, int64_t count, float amax, float eps,
+                                           int8_t* q, int32_t* sum);
 
 }  // namespace internal
 }  // namespace bitlab
