@@ -11,8 +11,8 @@ void quantize_rows(const float* x, int64_t m, int64_t k, bool per_row, float eps
   for (int64_t row = 0; row < m; ++row) {
     const float* x_row = x + row * k;
     int32_t sum = 0;
-    const float scale = quantize_row(x_row, k, per_row ? absmax(x_row, k) : block_absmax, eps,
-                                     q + row * k, &sum);
+    const float scale =
+        quantize_row(x_row, k, per_row ? absmax(x_row, k) : block_absmax, eps, q + row * k, &sum);
     if (per_row) scales[row] = scale;
     if (row_sums != nullptr) row_sums[row] = sum;
   }
