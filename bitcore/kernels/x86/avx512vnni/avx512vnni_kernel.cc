@@ -1,14 +1,9 @@
 // The BitKernel wrapper around the AVX512-VNNI micro-kernels. Compiled without AVX-512 flags:
-// it checks the CPU, owns the scratch memory and pads activations, and only calls into the
+// it checks the CPU, owns the scratch memory, stages activations, and only calls into the
 // micro-kernels once the CPU is known to support them.
 #include "bitcore/kernels/x86/avx512vnni/avx512vnni_kernel.h"
 
-#include <cstdlib>
-#include <cstring>
-#include <memory>
-#include <new>
 #include <string>
-#include <vector>
 
 #include "bitcore/kernels/cpu_features.h"
 #include "bitcore/kernels/quantize_rows.h"

@@ -1,5 +1,7 @@
-// The AVX512-VNNI kernel: int8 activations x ternary weights with vpdpbusd, a matrix-vector
-// path for batches of 1-3 and a register-blocked matrix-matrix path for larger batches.
+// The AVX512-VNNI kernels: int8 activations x ternary weights with vpdpbusd (a matrix-vector
+// path for batches of 1-3, a register-blocked matrix-matrix path for larger batches) and
+// float32 activations by masked additions, on 2-bit weights; and a matrix-vector kernel on
+// 1.6-bit weights.
 #ifndef BITLAB_BITCORE_KERNELS_X86_AVX512VNNI_AVX512VNNI_KERNEL_H_
 #define BITLAB_BITCORE_KERNELS_X86_AVX512VNNI_AVX512VNNI_KERNEL_H_
 
