@@ -1,0 +1,130 @@
+#include "bitlayers/bit_linear.h"
+
+#include <cmath>
+
+#include <torch/nn/init.h>
+
+#include "absl/strings/str_cat.h"
+#include "bitcore/errors.h"
+#include "bitcore/kernel_registry.h"
+
+namespace bitlab {
+
+BitLinearImpl::BitLinearImpl(const BitLinearOptions& options_) : options(options_) { reset(); }
+
+void BitLinearImpl::reset() {
+  if (options.in_features() <= 0 || options.out_features() <= 0) {
+    throw BitLabError(absl::StrCat("BitLinear: in_features and out_features must be positive, got ",
+                                   options.in_features(), " and ", options.out_features()));
+  }
+  options.quant_config().validate();
+  deployed_ = false;
+  kernel_weights_ = bitlinear::KernelWeights();
+  packed_weight_version_ = -1;
+  packed_weight_data_ = nullptr;
+  // Every name is registered whatever the options, so state-dict keys never depend on them.
+  weight = register_parameter("weight",
+                              torch::empty({options.out_features(), options.in_features()}));
+  bias = register_parameter("bias",
+                            options.bias() ? torch::empty({options.out_features()}) : torch::Tensor(),
+                            /*requires_grad=*/options.bias());
+  qweight = register_buffer("qweight", torch::empty({0}, torch::kByte));
+  qweight_scale = register_buffer("qweight_scale", torch::empty({0}));
+  reset_parameters();
+}
+
+void BitLinearImpl::reset_parameters() {
+  torch::NoGradGuard no_grad;
+  if (options.init_method() == InitMethod::kXavierUniform) {
+    torch::nn::init::xavier_uniform_(weight);
+  } else {
+    torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
+  }
+  if (bias.defined()) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(options.in_features()));
+    torch::nn::init::uniform_(bias, -bound, bound);
+  }
+  packed_weight_version_ = -1;
+}
+
+void BitLinearImpl::pretty_print(std::ostream& stream) const {
+  stream << "bitlab::BitLinear(in_features=" << options.in_features()
+         << ", out_features=" << options.out_features() << ", bias=" << std::boolalpha
+         << options.bias() << ", quant=" << options.quant_config().to_string()
+         << ", deployed=" << deployed_ << ")";
+}
+
+torch::Tensor BitLinearImpl::forward(const torch::Tensor& input) {
+  if (is_training()) {
+    return bitlinear::fake_quant_linear(input, weight, bias, options.quant_config());
+  }
+  refresh_packed_weights();
+  return bitlinear::forward_packed(input, kernel_weights_, bias, options.quant_config());
+}
+
+void BitLinearImpl::refresh_packed_weights() {
+  const BitQuantConfig& config = options.quant_config();
+  if (!deployed_) {
+    // Stale after training (train(false) resets the version), after an in-place change made
+    // in eval mode (copy_ moves the version counter), or after set_data() swapped the storage.
+    const bool stale = qweight.numel() == 0 || weight._version() != packed_weight_version_ ||
+                       weight.data_ptr() != packed_weight_data_;
+    if (stale) {
+      bitlinear::PreparedWeights prepared = bitlinear::prepare_weights(weight, config);
+      torch::NoGradGuard no_grad;
+      qweight.set_data(prepared.qweight);
+      qweight_scale.set_data(prepared.qweight_scale);
+      packed_weight_version_ = weight._version();
+      packed_weight_data_ = weight.data_ptr();
+      kernel_weights_ = bitlinear::KernelWeights();
+    }
+  }
+  const BitKernel& kernel = KernelRegistry::get_kernel_for_config(config);
+  // Repack for the kernel when it changes, or when the packed buffers were loaded anew.
+  const int64_t buffers_version = qweight._version() + qweight_scale._version();
+  if (kernel_weights_.kernel != &kernel || kernel_source_data_ != qweight.data_ptr() ||
+      kernel_source_version_ != buffers_version) {
+    bitlinear::PreparedWeights prepared{qweight_scale, qweight, options.in_features()};
+    kernel_weights_ = bitlinear::pack_for_kernel(prepared, kernel);
+    kernel_source_data_ = qweight.data_ptr();
+    kernel_source_version_ = buffers_version;
+  }
+}
+
+void BitLinearImpl::train(bool on) {
+  if (on && deployed_) {
+    throw BitLabError(
+        "BitLinear: train() after deploy(): the float weight was freed when the layer was "
+        "deployed; train a copy made before deploy() instead");
+  }
+  // Leaving training marks the packed weights stale. The version counter cannot be relied on
+  // for this: libtorch's optimizers update parameters through .data(), which does not bump it.
+  if (!on && is_training()) packed_weight_version_ = -1;
+  torch::nn::Module::train(on);
+}
+
+void BitLinearImpl::deploy() {
+  if (deployed_) return;
+  torch::nn::Module::train(false);
+  refresh_packed_weights();
+  torch::NoGradGuard no_grad;
+  weight.set_data(torch::empty({0}));
+  weight.set_requires_grad(false);
+  if (bias.defined()) bias.set_requires_grad(false);
+  deployed_ = true;
+}
+
+std::shared_ptr<BitLinearImpl> BitLinearImpl::from_linear(const torch::nn::Linear& linear,
+                                                          const BitQuantConfig& config) {
+  const auto& source = linear->options;
+  auto layer = std::make_shared<BitLinearImpl>(
+      BitLinearOptions(source.in_features(), source.out_features())
+          .bias(source.bias())
+          .quant_config(config));
+  torch::NoGradGuard no_grad;
+  layer->weight.copy_(linear->weight);
+  if (source.bias()) layer->bias.copy_(linear->bias);
+  return layer;
+}
+
+}  // namespace bitlab
