@@ -23,11 +23,11 @@ void BitLinearImpl::reset() {
   packed_weight_version_ = -1;
   packed_weight_data_ = nullptr;
   // Every name is registered whatever the options, so state-dict keys never depend on them.
-  weight = register_parameter("weight",
-                              torch::empty({options.out_features(), options.in_features()}));
-  bias = register_parameter("bias",
-                            options.bias() ? torch::empty({options.out_features()}) : torch::Tensor(),
-                            /*requires_grad=*/options.bias());
+  weight =
+      register_parameter("weight", torch::empty({options.out_features(), options.in_features()}));
+  bias = register_parameter(
+      "bias", options.bias() ? torch::empty({options.out_features()}) : torch::Tensor(),
+      /*requires_grad=*/options.bias());
   qweight = register_buffer("qweight", torch::empty({0}, torch::kByte));
   qweight_scale = register_buffer("qweight_scale", torch::empty({0}));
   reset_parameters();
@@ -117,10 +117,10 @@ void BitLinearImpl::deploy() {
 std::shared_ptr<BitLinearImpl> BitLinearImpl::from_linear(const torch::nn::Linear& linear,
                                                           const BitQuantConfig& config) {
   const auto& source = linear->options;
-  auto layer = std::make_shared<BitLinearImpl>(
-      BitLinearOptions(source.in_features(), source.out_features())
-          .bias(source.bias())
-          .quant_config(config));
+  auto layer =
+      std::make_shared<BitLinearImpl>(BitLinearOptions(source.in_features(), source.out_features())
+                                          .bias(source.bias())
+                                          .quant_config(config));
   torch::NoGradGuard no_grad;
   layer->weight.copy_(linear->weight);
   if (source.bias()) layer->bias.copy_(linear->bias);

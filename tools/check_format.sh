@@ -3,7 +3,7 @@
 # With --fix, rewrites them in place instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files '*.h' '*.cc' '*.cu' '*.cuh')
+mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.h' '*.cc' '*.cu' '*.cuh' '*.inc')
 ((${#files[@]})) || exit 0
 if [[ "${1:-}" == "--fix" ]]; then
   clang-format -i "${files[@]}"
