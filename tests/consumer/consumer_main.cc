@@ -1,6 +1,7 @@
-// Runs a ternary linear layer through @bitlab//bitcore the way a user's program would: trains
-// a step's forward with fake quantization, runs the deployed kernel path, and checks that the
-// two agree. Exits non-zero on disagreement.
+// Runs ternary linear layers through @bitlab//bitcore and @bitlab//bitlayers the way a user's
+// program would: the op with fake quantization and on the deployed kernel path, and a
+// BitLinear module trained, evaluated and deployed; checks that training and deployment agree.
+// Exits non-zero on disagreement.
 #include <cstdio>
 
 #include <ATen/TensorOperators.h>
@@ -10,6 +11,7 @@
 #include "bitcore/bitlinear.h"
 #include "bitcore/kernel_registry.h"
 #include "bitcore/quant_config.h"
+#include "bitlayers/bit_linear.h"
 
 int main() {
   const bitlab::BitQuantConfig config = bitlab::BitQuantConfig::from_string("ai8pc_wpt");
@@ -21,7 +23,13 @@ int main() {
   const at::Tensor eval = bitlab::bitlinear::forward_prepared(x, prepared, bias, config);
   std::printf("%s", bitlab::KernelRegistry::explain(config).c_str());
   const float max_diff = (train - eval).abs().max().item<float>();
-  const bool agree = at::allclose(eval, train, 1e-4, 1e-5);
+  bitlab::BitLinear layer(bitlab::BitLinearOptions(64, 32).quant_config(config));
+  const at::Tensor layer_train = layer(x).detach();
+  layer->deploy();
+  const at::Tensor layer_deployed = layer(x);
+  std::printf("BitLinear deployed: %s\n", layer->is_deployed() ? "yes" : "no");
+  const bool agree = at::allclose(eval, train, 1e-4, 1e-5) &&
+                     at::allclose(layer_deployed, layer_train, 1e-4, 1e-5);
   std::printf("train vs eval max difference %g: %s\n", max_diff, agree ? "agree" : "DISAGREE");
   return agree ? 0 : 1;
 }
