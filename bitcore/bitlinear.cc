@@ -50,13 +50,9 @@ class FakeQuantLinearFunction : public torch::autograd::Function<FakeQuantLinear
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
                             const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
                             const BitQuantConfig& config) {
-    at::Tensor x_hat = x;
-    if (config.activation_dtype == ActivationDtype::kInt8) {
-      const QuantizedTensor q_x = quantize_x(x, config);
-      x_hat = dequantize_x(q_x.values, q_x.scale);
-    }
-    QuantizedTensor q_w = quantize_weight(weight, config);
-    const at::Tensor w_hat = dequantize_weight(q_w.values, q_w.scale);
+    const at::Tensor x_hat =
+        config.activation_dtype == ActivationDtype::kInt8 ? fake_quantize_x(x, config) : x;
+    const at::Tensor w_hat = fake_quantize_weight(weight, config);
     ctx->save_for_backward({x_hat, w_hat});
     ctx->saved_data["has_bias"] = bias.has_value();
     return at::linear(x_hat, w_hat, bias);

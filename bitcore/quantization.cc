@@ -1,13 +1,17 @@
 #include "bitcore/quantization.h"
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include <ATen/TensorOperators.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/zeros.h>
 
 #include "absl/strings/str_cat.h"
 #include "bitcore/errors.h"
+#include "bitcore/parallel.h"
 #include "bitcore/tensor_checks.h"
 
 namespace bitlab {
@@ -84,6 +88,77 @@ QuantizedTensor quantize_x(const at::Tensor& x, const BitQuantConfig& config) {
   const at::Tensor r = at::empty_like(clipped).fill_(127.0f).div_(clipped);
   at::Tensor q = (as_float32(x) * r).round().clamp(-127, 127).to(at::kChar);
   return {q, clipped / 127.0f};
+}
+
+namespace {
+
+// Rounds half to even with float adds: for |v| <= 2^22, adding and removing 1.5 * 2^23 leaves
+// v rounded to an integer in the default rounding mode, with no libm call, so the loop below
+// vectorizes. (-0.3 comes out as +0, as the round trip through an integer gives.)
+inline float round_half_even_small(float v) {
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+  return (v + kMagic) - kMagic;
+}
+
+// v clamped to [-limit, limit] with plain comparisons, which compile to vector min/max
+// (std::fmin is a libm call that keeps the loop scalar).
+inline float clamp(float v, float limit) { return v < -limit ? -limit : (v > limit ? limit : v); }
+
+// out[i] = clamp(round_half_even(in[i] op factor[r]), -limit, limit) * scale[r] over the rows
+// of `in` (factor.numel() rows), op being / for weights and * for activations. Clamping to
+// limit + 0.5 first keeps the rounding in range and changes no result. The float operations
+// are those of quantize-then-dequantize in the same order, so the output is bit for bit the
+// same, in one pass instead of six.
+template <bool kDivide>
+at::Tensor fake_quantize_rows(const at::Tensor& in, const at::Tensor& factor,
+                              const at::Tensor& scale, float limit) {
+  const at::Tensor src = as_float32(in).contiguous();
+  at::Tensor out = at::empty_like(src);
+  const int64_t numel = src.numel();
+  if (numel == 0) return out;
+  const int64_t cols = numel / factor.numel();
+  const at::Tensor f = factor.contiguous();
+  const at::Tensor s = scale.contiguous();
+  const float* in_data = src.data_ptr<float>();
+  const float* f_data = f.data_ptr<float>();
+  const float* s_data = s.data_ptr<float>();
+  float* out_data = out.data_ptr<float>();
+  const float bound = limit + 0.5f;
+  // Split the elements, not the rows: a per-tensor scale is one row of everything.
+  parallel_for_columns(numel, 4096, num_threads(), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end;) {
+      const int64_t r = i / cols;
+      const int64_t row_end = std::min(end, (r + 1) * cols);
+      const float fr = f_data[r];
+      const float sr = s_data[r];
+      for (; i < row_end; ++i) {
+        float v = kDivide ? in_data[i] / fr : in_data[i] * fr;
+        v = round_half_even_small(clamp(v, bound));
+        out_data[i] = clamp(v, limit) * sr;
+      }
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+at::Tensor fake_quantize_weight(const at::Tensor& weight, const BitQuantConfig& config) {
+  config.validate();
+  const at::Tensor g = weight_scale(weight, config.weight_granularity, config.eps);
+  // Per tensor, one row holds everything; per channel, one row per output channel.
+  return fake_quantize_rows</*kDivide=*/true>(weight, g, g, 1.0f).view(weight.sizes());
+}
+
+at::Tensor fake_quantize_x(const at::Tensor& x, const BitQuantConfig& config) {
+  config.validate();
+  check_floating("fake_quantize_x", "x", x);
+  check_min_rank("fake_quantize_x", "x", x, 1);
+  const at::Tensor clipped = clipped_absmax(x, config.activation_granularity, config.eps);
+  const at::Tensor r = at::empty_like(clipped).fill_(127.0f).div_(clipped);
+  const at::Tensor s = clipped / 127.0f;
+  return fake_quantize_rows</*kDivide=*/false>(x, r.reshape({-1}), s.reshape({-1}), 127.0f)
+      .view(x.sizes());
 }
 
 at::Tensor dequantize_x(const at::Tensor& q, const at::Tensor& scale) {

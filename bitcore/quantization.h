@@ -51,6 +51,13 @@ QuantizedTensor quantize_x(const at::Tensor& x, const BitQuantConfig& config);
 /// float32 activations q * s.
 at::Tensor dequantize_x(const at::Tensor& q, const at::Tensor& scale);
 
+/// dequantize_weight(quantize_weight(weight, config)) in one pass over the weight after its
+/// scale, bit for bit the same values: the training path's fake quantization.
+at::Tensor fake_quantize_weight(const at::Tensor& weight, const BitQuantConfig& config);
+
+/// dequantize_x(quantize_x(x, config)) in one pass after the scales, bit for bit the same.
+at::Tensor fake_quantize_x(const at::Tensor& x, const BitQuantConfig& config);
+
 }  // namespace bitlab
 
 #endif  // BITLAB_BITCORE_QUANTIZATION_H_

@@ -194,5 +194,29 @@ TEST(QuantizeXTest, EmptyBatchIsFine) {
   EXPECT_FLOAT_EQ(t.scale.item<float>(), 1e-5f / 127.0f);
 }
 
+TEST(FakeQuantizeTest, EqualsTheRoundTripBitForBit) {
+  at::manual_seed(21);
+  for (const char* name : {"ai8pt_wpt", "ai8pc_wpc"}) {
+    const BitQuantConfig config = BitQuantConfig::from_string(name);
+    for (const std::vector<int64_t>& shape :
+         std::vector<std::vector<int64_t>>{{7, 13}, {300, 64}, {5, 3, 3, 3}, {1, 1}}) {
+      at::Tensor w = at::randn(shape);
+      w.view(-1)[0] = 0.0f;  // zeros and tiny values round to +0 on both paths
+      if (w.numel() > 1) w.view(-1)[1] = -1e-9f;
+      const QuantizedTensor q = quantize_weight(w, config);
+      const at::Tensor expected = dequantize_weight(q.values, q.scale);
+      const at::Tensor actual = fake_quantize_weight(w, config);
+      EXPECT_TRUE(at::equal(actual, expected)) << name;
+      EXPECT_FALSE(actual.signbit().logical_and(actual == 0).any().item<bool>()) << name;
+    }
+    for (const std::vector<int64_t>& shape :
+         std::vector<std::vector<int64_t>>{{4, 33}, {2, 3, 100}, {1, 5000}, {0, 8}}) {
+      const at::Tensor x = at::randn(shape) * 3.0f;
+      const QuantizedTensor q = quantize_x(x, config);
+      EXPECT_TRUE(at::equal(fake_quantize_x(x, config), dequantize_x(q.values, q.scale))) << name;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace bitlab
