@@ -47,10 +47,11 @@ at::Tensor weight_scale(const at::Tensor& weight, Granularity granularity, float
   check_floating("weight_scale", "weight", weight);
   check_min_rank("weight_scale", "weight", weight, 1);
   check_not_empty("weight_scale", "weight", weight);
-  const at::Tensor magnitude = as_float32(weight).abs();
+  // mean |W| as an L1 norm over the count: one reduction pass, no |W| temporary.
+  const at::Tensor w = as_float32(weight);
   at::Tensor mean = granularity == Granularity::kPerChannel
-                        ? magnitude.reshape({weight.size(0), -1}).mean(1)
-                        : magnitude.mean().reshape({1});
+                        ? w.reshape({weight.size(0), -1}).norm(1, {1}) / (w.numel() / w.size(0))
+                        : w.norm(1).reshape({1}) / w.numel();
   return mean.clamp_min(eps);
 }
 
