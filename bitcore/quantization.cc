@@ -41,6 +41,12 @@ at::Tensor clipped_absmax(const at::Tensor& x, Granularity granularity, float ep
   return absmax.clamp_min(eps);
 }
 
+// r = 127 / clipped as a true float32 division (ATen's `scalar / tensor` operator would take a
+// reciprocal and multiply, which rounds differently); activations are then multiplied by r.
+at::Tensor activation_ratio(const at::Tensor& clipped) {
+  return at::empty_like(clipped).fill_(127.0f).div_(clipped);
+}
+
 }  // namespace
 
 at::Tensor weight_scale(const at::Tensor& weight, Granularity granularity, float eps) {
@@ -84,9 +90,7 @@ QuantizedTensor quantize_x(const at::Tensor& x, const BitQuantConfig& config) {
   check_floating("quantize_x", "x", x);
   check_min_rank("quantize_x", "x", x, 1);
   const at::Tensor clipped = clipped_absmax(x, config.activation_granularity, config.eps);
-  // r = 127 / clipped as a true float32 division (ATen's `scalar / tensor` operator would
-  // take a reciprocal and multiply, which rounds differently), then x * r: a multiply.
-  const at::Tensor r = at::empty_like(clipped).fill_(127.0f).div_(clipped);
+  const at::Tensor r = activation_ratio(clipped);
   at::Tensor q = (as_float32(x) * r).round().clamp(-127, 127).to(at::kChar);
   return {q, clipped / 127.0f};
 }
@@ -156,7 +160,7 @@ at::Tensor fake_quantize_x(const at::Tensor& x, const BitQuantConfig& config) {
   check_floating("fake_quantize_x", "x", x);
   check_min_rank("fake_quantize_x", "x", x, 1);
   const at::Tensor clipped = clipped_absmax(x, config.activation_granularity, config.eps);
-  const at::Tensor r = at::empty_like(clipped).fill_(127.0f).div_(clipped);
+  const at::Tensor r = activation_ratio(clipped);
   const at::Tensor s = clipped / 127.0f;
   return fake_quantize_rows</*kDivide=*/false>(x, r.reshape({-1}), s.reshape({-1}), 127.0f)
       .view(x.sizes());

@@ -31,22 +31,25 @@ Scratch& thread_scratch() {
   return scratch;
 }
 
+std::string why_unsupported() {
+  if (!internal::avx2_ukernels_compiled_in()) {
+    return "compiled without AVX2 (the compiler lacks -mavx2 -mfma)";
+  }
+  const CpuFeatures& cpu = cpu_features();
+  if (!(cpu.avx2 && cpu.fma)) {
+    return "this CPU lacks AVX2 (needs avx2 fma; has " + to_string(cpu) + ")";
+  }
+  return "";
+}
+
 class Avx2Kernel final : public BitKernel {
  public:
   const char* name() const override { return "x86_avx2"; }
   const char* isa() const override { return "avx2"; }
   int priority() const override { return 100; }
 
-  std::string unsupported_reason() const override {
-    if (!internal::avx2_ukernels_compiled_in()) {
-      return "compiled without AVX2 (the compiler lacks -mavx2 -mfma)";
-    }
-    const CpuFeatures& cpu = cpu_features();
-    if (!(cpu.avx2 && cpu.fma)) {
-      return "this CPU lacks AVX2 (needs avx2 fma; has " + to_string(cpu) + ")";
-    }
-    return "";
-  }
+  // The build and the CPU do not change while the process runs: decided once.
+  std::string unsupported_reason() const override { return unsupported_; }
 
   std::string incompatibility(const BitQuantConfig&) const override { return ""; }
 
@@ -97,6 +100,8 @@ class Avx2Kernel final : public BitKernel {
       internal::qd8_t2w_gemm_ukernel_4x16c4__avx2(a);
     }
   }
+
+  const std::string unsupported_ = why_unsupported();
 };
 
 }  // namespace

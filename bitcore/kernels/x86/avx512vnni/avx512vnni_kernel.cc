@@ -30,9 +30,27 @@ internal::AlignedBuffer& thread_gemm_scratch() {
 // base-3 1.6-bit (int8 activations, matrix-vector only; 20% fewer bytes to stream).
 enum class Layout { kT2, kT1 };
 
+std::string why_unsupported(Layout layout) {
+  if (!internal::avx512vnni_ukernels_compiled_in() ||
+      (layout == Layout::kT1 && !internal::avx512vbmi_ukernels_compiled_in())) {
+    return "compiled without AVX512-VNNI/VBMI (the compiler lacks -mavx512vnni or -mavx512vbmi)";
+  }
+  const CpuFeatures& cpu = cpu_features();
+  const bool vnni = cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.avx512vnni;
+  if (!vnni || (layout == Layout::kT1 && !cpu.avx512vbmi)) {
+    return std::string("this CPU lacks ") +
+           (layout == Layout::kT2 ? "AVX512-VNNI (needs avx512f avx512bw avx512vl avx512vnni"
+                                  : "AVX512-VNNI or VBMI (needs avx512f avx512bw avx512vl "
+                                    "avx512vnni avx512vbmi") +
+           "; has " + to_string(cpu) + ")";
+  }
+  return "";
+}
+
 class Avx512VnniKernel final : public BitKernel {
  public:
-  explicit Avx512VnniKernel(Layout layout) : layout_(layout) {}
+  explicit Avx512VnniKernel(Layout layout)
+      : layout_(layout), unsupported_(why_unsupported(layout)) {}
 
   const char* name() const override {
     return layout_ == Layout::kT2 ? "x86_avx512vnni" : "x86_avx512vnni_t1";
@@ -44,22 +62,8 @@ class Avx512VnniKernel final : public BitKernel {
   // it is chosen by name (BITLAB_KERNEL=x86_avx512vnni_t1), below the t2 kernel.
   int priority() const override { return layout_ == Layout::kT2 ? 200 : 150; }
 
-  std::string unsupported_reason() const override {
-    if (!internal::avx512vnni_ukernels_compiled_in() ||
-        (layout_ == Layout::kT1 && !internal::avx512vbmi_ukernels_compiled_in())) {
-      return "compiled without AVX512-VNNI/VBMI (the compiler lacks -mavx512vnni or -mavx512vbmi)";
-    }
-    const CpuFeatures& cpu = cpu_features();
-    const bool vnni = cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.avx512vnni;
-    if (!vnni || (layout_ == Layout::kT1 && !cpu.avx512vbmi)) {
-      return std::string("this CPU lacks ") +
-             (layout_ == Layout::kT2 ? "AVX512-VNNI (needs avx512f avx512bw avx512vl avx512vnni"
-                                     : "AVX512-VNNI or VBMI (needs avx512f avx512bw avx512vl "
-                                       "avx512vnni avx512vbmi") +
-             "; has " + to_string(cpu) + ")";
-    }
-    return "";
-  }
+  // The build and the CPU do not change while the process runs: decided once.
+  std::string unsupported_reason() const override { return unsupported_; }
 
   std::string incompatibility(const BitQuantConfig& config) const override {
     if (layout_ == Layout::kT1 && config.activation_dtype != ActivationDtype::kInt8) {
@@ -117,7 +121,8 @@ class Avx512VnniKernel final : public BitKernel {
     }
   }
 
-  Layout layout_;
+  const Layout layout_;
+  const std::string unsupported_;
 };
 
 }  // namespace
