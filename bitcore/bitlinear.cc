@@ -75,6 +75,35 @@ class FakeQuantLinearFunction : public torch::autograd::Function<FakeQuantLinear
   }
 };
 
+// y [M, N] = q @ W^T * s * g + b on the kernel `weights` were packed for; q is contiguous int8
+// [M, K]. row_sums may be null (the kernel then computes them if it needs them).
+at::Tensor run_int8_gemm(const at::Tensor& q, const at::Tensor& x_scale, const int32_t* row_sums,
+                         const KernelWeights& weights, const at::Tensor& bias) {
+  const BitKernel& kernel = *weights.kernel;
+  const int64_t m = q.size(0);
+  const int64_t n = weights.out_features;
+  const int64_t k = weights.in_features;
+  const at::Tensor bias_c = bias.defined() ? bias.contiguous() : at::Tensor();
+  Int8GemmArgs args;
+  args.m = m;
+  args.n = n;
+  args.k = k;
+  args.x = q.data_ptr<int8_t>();
+  args.x_scale = x_scale.data_ptr<float>();
+  args.x_scale_per_row = x_scale.size(0) == m;
+  args.w = weights.packed.data_ptr<uint8_t>();
+  args.w_scale = weights.scale.data_ptr<float>();
+  args.w_scale_per_channel = weights.scale.size(0) > 1;
+  args.bias = bias_c.defined() ? bias_c.data_ptr<float>() : nullptr;
+  args.x_row_sums = row_sums;
+  at::Tensor y = at::empty({m, n}, at::kFloat);
+  float* out = y.data_ptr<float>();
+  parallel_for_columns(n, kernel.n_block(), num_threads(), m * k, [&](int64_t begin, int64_t end) {
+    kernel.int8_gemm(args, begin, end, out);
+  });
+  return y;
+}
+
 }  // namespace
 
 PreparedWeights prepare_weights(const at::Tensor& weight, const BitQuantConfig& config) {
@@ -144,11 +173,7 @@ at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, con
   const int64_t n = weights.out_features;
   const at::Tensor rows = x.reshape({-1, k}).contiguous();
   const int64_t m = rows.size(0);
-  const at::Tensor bias_c = bias.defined() ? bias.contiguous() : at::Tensor();
-  const float* bias_ptr = bias_c.defined() ? bias_c.data_ptr<float>() : nullptr;
-  const bool per_channel_weights = weights.scale.size(0) > 1;
-
-  at::Tensor y = at::empty({m, n}, at::kFloat);
+  at::Tensor y;
   if (config.activation_dtype == ActivationDtype::kInt8) {
     const bool per_token = config.activation_granularity == Granularity::kPerChannel;
     at::Tensor q = at::empty({m, k}, at::kChar);
@@ -157,23 +182,9 @@ at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, con
     kernel.quantize_activations(rows.data_ptr<float>(), m, k, config.activation_granularity,
                                 config.eps, q.data_ptr<int8_t>(), x_scale.data_ptr<float>(),
                                 row_sums.data_ptr<int32_t>());
-    Int8GemmArgs args;
-    args.m = m;
-    args.n = n;
-    args.k = k;
-    args.x = q.data_ptr<int8_t>();
-    args.x_scale = x_scale.data_ptr<float>();
-    args.x_scale_per_row = per_token;
-    args.w = weights.packed.data_ptr<uint8_t>();
-    args.w_scale = weights.scale.data_ptr<float>();
-    args.w_scale_per_channel = per_channel_weights;
-    args.bias = bias_ptr;
-    args.x_row_sums = row_sums.data_ptr<int32_t>();
-    float* out = y.data_ptr<float>();
-    parallel_for_columns(
-        n, kernel.n_block(), num_threads(), m * k,
-        [&](int64_t begin, int64_t end) { kernel.int8_gemm(args, begin, end, out); });
+    y = run_int8_gemm(q, x_scale, row_sums.data_ptr<int32_t>(), weights, bias);
   } else {
+    y = at::empty({m, n}, at::kFloat);
     Float32GemmArgs args;
     args.m = m;
     args.n = n;
@@ -181,8 +192,9 @@ at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, con
     args.x = rows.data_ptr<float>();
     args.w = weights.packed.data_ptr<uint8_t>();
     args.w_scale = weights.scale.data_ptr<float>();
-    args.w_scale_per_channel = per_channel_weights;
-    args.bias = bias_ptr;
+    args.w_scale_per_channel = weights.scale.size(0) > 1;
+    const at::Tensor bias_c = bias.defined() ? bias.contiguous() : at::Tensor();
+    args.bias = bias_c.defined() ? bias_c.data_ptr<float>() : nullptr;
     float* out = y.data_ptr<float>();
     parallel_for_columns(
         n, kernel.n_block(), num_threads(), m * k,
@@ -191,6 +203,28 @@ at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, con
   std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
   out_shape.back() = n;
   return y.view(out_shape);
+}
+
+at::Tensor forward_packed_int8(const at::Tensor& q_rows, const at::Tensor& x_scale,
+                               const KernelWeights& weights, const at::Tensor& bias) {
+  const char* function = "bitlinear::forward_packed_int8";
+  if (weights.kernel == nullptr) {
+    throw BitLabError(absl::StrCat(function, ": weights were not packed for a kernel"));
+  }
+  check_dtype(function, "q_rows", q_rows, at::kChar);
+  check_rank(function, "q_rows", q_rows, 2);
+  check_cpu(function, "q_rows", q_rows);
+  if (q_rows.size(1) != weights.in_features) {
+    throw ShapeError(absl::StrCat(function, ": q_rows has shape ", shape_string(q_rows),
+                                  ", expected [M, ", weights.in_features, "] (in_features)"));
+  }
+  check_dtype(function, "x_scale", x_scale, at::kFloat);
+  if (x_scale.dim() != 1 || (x_scale.size(0) != 1 && x_scale.size(0) != q_rows.size(0))) {
+    throw ShapeError(absl::StrCat(function, ": x_scale has shape ", shape_string(x_scale),
+                                  ", expected [1] or [", q_rows.size(0), "] (one per row)"));
+  }
+  check_bias(function, bias, weights.out_features);
+  return run_int8_gemm(q_rows.contiguous(), x_scale.contiguous(), nullptr, weights, bias);
 }
 
 at::Tensor forward_prepared(const at::Tensor& x, const PreparedWeights& prepared,

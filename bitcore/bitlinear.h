@@ -61,6 +61,12 @@ at::Tensor fake_quant_linear(const at::Tensor& x, const at::Tensor& weight, cons
 at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, const at::Tensor& bias,
                           const BitQuantConfig& config);
 
+/// Eval forward on activations quantized already (int8 [M, K], each in [-127, 127]) with
+/// float32 scales x_scale ([1] for all rows or [M], one per row): y = acc * s * g + b, [M, N].
+/// For callers that quantize before rearranging, as convolutions do before im2col.
+at::Tensor forward_packed_int8(const at::Tensor& q_rows, const at::Tensor& x_scale,
+                               const KernelWeights& weights, const at::Tensor& bias);
+
 /// Eval forward on prepared weights, with the kernel the registry picks for `config`.
 at::Tensor forward_prepared(const at::Tensor& x, const PreparedWeights& prepared,
                             const at::Tensor& bias, const BitQuantConfig& config);

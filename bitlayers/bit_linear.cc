@@ -114,6 +114,19 @@ void BitLinearImpl::deploy() {
   deployed_ = true;
 }
 
+int64_t BitLinearImpl::float_bytes() const {
+  const int64_t bias_values = options.bias() ? options.out_features() : 0;
+  return 4 * (options.out_features() * options.in_features() + bias_values);
+}
+
+int64_t BitLinearImpl::deployed_bytes() const {
+  const int64_t n = options.out_features();
+  const int64_t scales =
+      options.quant_config().weight_granularity == Granularity::kPerChannel ? n : 1;
+  const int64_t bias_values = options.bias() ? n : 0;
+  return n * ((options.in_features() + 3) / 4) + 4 * (scales + bias_values);
+}
+
 std::shared_ptr<BitLinearImpl> BitLinearImpl::from_linear(const torch::nn::Linear& linear,
                                                           const BitQuantConfig& config) {
   const auto& source = linear->options;

@@ -31,6 +31,7 @@
 
 #include "bitcore/bitlinear.h"
 #include "bitcore/quant_config.h"
+#include "bitlayers/bit_layer.h"
 
 namespace bitlab {
 
@@ -54,7 +55,7 @@ struct BitLinearOptions {
   TORCH_ARG(BitQuantConfig, quant_config);
 };
 
-class BitLinearImpl : public torch::nn::Cloneable<BitLinearImpl> {
+class BitLinearImpl : public torch::nn::Cloneable<BitLinearImpl>, public BitLayer {
  public:
   BitLinearImpl(int64_t in_features, int64_t out_features)
       : BitLinearImpl(BitLinearOptions(in_features, out_features)) {}
@@ -73,8 +74,10 @@ class BitLinearImpl : public torch::nn::Cloneable<BitLinearImpl> {
   void train(bool on = true) override;
 
   /// Packs the weights, frees the float weight and switches to eval for good.
-  void deploy();
-  bool is_deployed() const { return deployed_; }
+  void deploy() override;
+  bool is_deployed() const override { return deployed_; }
+  int64_t float_bytes() const override;
+  int64_t deployed_bytes() const override;
 
   /// A BitLinear with `linear`'s weights and bias.
   static std::shared_ptr<BitLinearImpl> from_linear(const torch::nn::Linear& linear,
