@@ -206,7 +206,8 @@ at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, con
 }
 
 at::Tensor forward_packed_int8(const at::Tensor& q_rows, const at::Tensor& x_scale,
-                               const KernelWeights& weights, const at::Tensor& bias) {
+                               const KernelWeights& weights, const at::Tensor& bias,
+                               const at::Tensor& row_sums) {
   const char* function = "bitlinear::forward_packed_int8";
   if (weights.kernel == nullptr) {
     throw BitLabError(absl::StrCat(function, ": weights were not packed for a kernel"));
@@ -224,7 +225,16 @@ at::Tensor forward_packed_int8(const at::Tensor& q_rows, const at::Tensor& x_sca
                                   ", expected [1] or [", q_rows.size(0), "] (one per row)"));
   }
   check_bias(function, bias, weights.out_features);
-  return run_int8_gemm(q_rows.contiguous(), x_scale.contiguous(), nullptr, weights, bias);
+  const int32_t* sums = nullptr;
+  if (row_sums.defined()) {
+    check_dtype(function, "row_sums", row_sums, at::kInt);
+    if (row_sums.dim() != 1 || row_sums.size(0) != q_rows.size(0) || !row_sums.is_contiguous()) {
+      throw ShapeError(absl::StrCat(function, ": row_sums has shape ", shape_string(row_sums),
+                                    ", expected a contiguous [", q_rows.size(0), "]"));
+    }
+    sums = row_sums.data_ptr<int32_t>();
+  }
+  return run_int8_gemm(q_rows.contiguous(), x_scale.contiguous(), sums, weights, bias);
 }
 
 at::Tensor forward_prepared(const at::Tensor& x, const PreparedWeights& prepared,

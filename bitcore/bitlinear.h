@@ -64,8 +64,11 @@ at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, con
 /// Eval forward on activations quantized already (int8 [M, K], each in [-127, 127]) with
 /// float32 scales x_scale ([1] for all rows or [M], one per row): y = acc * s * g + b, [M, N].
 /// For callers that quantize before rearranging, as convolutions do before im2col.
+/// `row_sums` (int32 [M], the sum of each row of q_rows) is optional: callers that can get
+/// them cheaply save the kernel a pass over q_rows.
 at::Tensor forward_packed_int8(const at::Tensor& q_rows, const at::Tensor& x_scale,
-                               const KernelWeights& weights, const at::Tensor& bias);
+                               const KernelWeights& weights, const at::Tensor& bias,
+                               const at::Tensor& row_sums = {});
 
 /// Eval forward on prepared weights, with the kernel the registry picks for `config`.
 at::Tensor forward_prepared(const at::Tensor& x, const PreparedWeights& prepared,

@@ -19,6 +19,7 @@
 #include "bitcore/packing.h"
 #include "bitcore/quantization.h"
 #include "bitcore/tensor_checks.h"
+#include "bitlayers/conv_patches.h"
 
 namespace bitlab {
 namespace {
@@ -131,7 +132,6 @@ void BitConvImpl<D>::reset() {
   }
   options.quant_config().validate();
 
-  deployed_ = false;
   packed_weight_version_ = -1;
   packed_weight_data_ = nullptr;
   group_weights_.clear();
@@ -179,7 +179,8 @@ void BitConvImpl<D>::pretty_print(std::ostream& stream) const {
   }
   stream << ", dilation=" << array_string(options.dilation()) << ", groups=" << options.groups()
          << ", bias=" << std::boolalpha << options.bias()
-         << ", quant=" << options.quant_config().to_string() << ", deployed=" << deployed_ << ")";
+         << ", quant=" << options.quant_config().to_string() << ", deployed=" << is_deployed()
+         << ")";
 }
 
 template <size_t D>
@@ -292,44 +293,50 @@ torch::Tensor BitConvImpl<D>::forward_fake_quant(const torch::Tensor& x) {
 }
 
 template <size_t D>
-torch::Tensor BitConvImpl<D>::forward_packed(const torch::Tensor& x_in) {
+torch::Tensor BitConvImpl<D>::forward_packed(const torch::Tensor& x) {
   refresh_packed_weights();
   const BitQuantConfig& config = options.quant_config();
   const bool int8 = config.activation_dtype == ActivationDtype::kInt8;
-  const torch::Tensor x = x_in.contiguous();
+  const bool zero_mode = is_zero_padding_mode(options.padding_mode());
   const int64_t batch = x.size(0);
   const int64_t out = options.out_channels();
   const int64_t groups = options.groups();
+  std::vector<int64_t> to_channels_last = {0};
+  std::vector<int64_t> to_channels_first = {0, static_cast<int64_t>(D) + 1};
+  for (size_t d = 0; d < D; ++d) {
+    to_channels_last.push_back(2 + d);
+    to_channels_first.push_back(1 + d);
+  }
+  to_channels_last.push_back(1);
 
-  // Quantize once, before the patches repeat every value up to prod(kernel) times. Zero
-  // padding pads the int8 values (0 quantizes to 0); the other modes copy existing values,
-  // so padding the float input first leaves the absmax, and so the scales, unchanged.
-  torch::Tensor values;
+  // Work channels last ([B, *spatial, C]; a free view of a channels-last input). Quantize
+  // once, before the patches repeat every value up to prod(kernel) times: a sample's scale
+  // does not depend on the order of its values. Zero padding is left to the patch gather (0
+  // quantizes to 0); the other modes copy existing values, so padding the float input first
+  // leaves the absmax, and so the scales, unchanged.
+  const torch::Tensor source = (zero_mode ? x : pad(x)).permute(to_channels_last).contiguous();
+  torch::Tensor values = source;
   torch::Tensor x_scale;
   if (int8) {
-    const bool zero_mode = is_zero_padding_mode(options.padding_mode());
-    const torch::Tensor source = zero_mode ? x : pad(x).contiguous();
-    const int64_t per_sample = batch == 0 ? 0 : source.numel() / batch;
-    torch::Tensor q = at::empty(source.sizes(), at::kChar);
+    values = at::empty(source.sizes(), at::kChar);
     const bool per_token = config.activation_granularity == Granularity::kPerChannel;
     x_scale = at::empty({per_token ? batch : 1}, at::kFloat);
     if (batch > 0) {
       KernelRegistry::get_kernel_for_config(config).quantize_activations(
-          source.data_ptr<float>(), batch, per_sample, config.activation_granularity, config.eps,
-          q.data_ptr<int8_t>(), x_scale.data_ptr<float>(), /*row_sums=*/nullptr);
+          source.data_ptr<float>(), batch, source.numel() / batch, config.activation_granularity,
+          config.eps, values.data_ptr<int8_t>(), x_scale.data_ptr<float>(), /*row_sums=*/nullptr);
     }
-    values = zero_mode ? pad(q) : q;
-  } else {
-    values = pad(x);
   }
 
   std::vector<int64_t> channel_shape(D + 2, 1);  // [1, out, 1, ...] for broadcasting
   channel_shape[1] = out;
   if (direct_weight_.defined()) {
     // Direct path: the integer values (or float activations) against the ternary weight.
-    torch::Tensor y = at::convolution(values.to(at::kFloat), direct_weight_, {}, *options.stride(),
-                                      std::vector<int64_t>(D, 0), *options.dilation(), false,
-                                      std::vector<int64_t>(D, 0), groups);
+    const torch::Tensor channels_first = values.permute(to_channels_first);
+    torch::Tensor y =
+        at::convolution((zero_mode ? pad(channels_first) : channels_first).to(at::kFloat),
+                        direct_weight_, {}, *options.stride(), std::vector<int64_t>(D, 0),
+                        *options.dilation(), false, std::vector<int64_t>(D, 0), groups);
     // ((acc * s) * g) + b, in the contract's order, one operation at a time.
     if (int8) {
       std::vector<int64_t> sample_shape(D + 2, 1);
@@ -341,47 +348,64 @@ torch::Tensor BitConvImpl<D>::forward_packed(const torch::Tensor& x_in) {
     return y;
   }
 
-  // im2col: [B, C, *padded] -> [B, *out_spatial, C, *kernel] -> rows of one patch each.
-  torch::Tensor patches = values;
+  // im2col into rows of one patch each, then one matrix product per group.
+  internal::PatchGeometry geometry;
+  geometry.batch = batch;
+  geometry.channels = options.in_channels();
+  const std::vector<int64_t> pads = padding_per_side();
+  std::vector<int64_t> y_shape = {batch};
   for (size_t d = 0; d < D; ++d) {
-    const int64_t dilation = (*options.dilation())[d];
-    const int64_t span = dilation * ((*options.kernel_size())[d] - 1) + 1;
-    patches = patches.unfold(2 + d, span, (*options.stride())[d]);
+    const size_t g = 3 - D + d;  // unused leading dimensions keep size 1
+    const int64_t before = zero_mode ? pads[2 * (D - 1 - d)] : 0;
+    const int64_t after = zero_mode ? pads[2 * (D - 1 - d) + 1] : 0;
+    geometry.in[g] = source.size(1 + d);
+    geometry.kernel[g] = (*options.kernel_size())[d];
+    geometry.stride[g] = (*options.stride())[d];
+    geometry.dilation[g] = (*options.dilation())[d];
+    geometry.pad_before[g] = before;
+    geometry.out[g] =
+        (geometry.in[g] + before + after - geometry.dilation[g] * (geometry.kernel[g] - 1) - 1) /
+            geometry.stride[g] +
+        1;
+    y_shape.push_back(geometry.out[g]);
   }
-  for (size_t d = 0; d < D; ++d) {
-    const int64_t dilation = (*options.dilation())[d];
-    if (dilation > 1) patches = patches.slice(2 + D + d, 0, c10::nullopt, dilation);
-  }
-  std::vector<int64_t> order = {0};
-  for (size_t d = 0; d < D; ++d) order.push_back(2 + d);
-  order.push_back(1);
-  for (size_t d = 0; d < D; ++d) order.push_back(2 + D + d);
-  patches = patches.permute(order);
-  std::vector<int64_t> out_spatial(patches.sizes().begin() + 1, patches.sizes().begin() + 1 + D);
-  int64_t positions = 1;
-  for (int64_t o : out_spatial) positions *= o;
-  const int64_t rows = batch * positions;
-  patches = patches.unflatten(1 + D, {groups, options.in_channels() / groups});
+  y_shape.push_back(out);
+  const int64_t rows = batch * geometry.positions();
   torch::Tensor row_scale;
-  if (int8) row_scale = x_scale.size(0) == 1 ? x_scale : x_scale.repeat_interleave(positions);
-
+  if (int8) {
+    row_scale = x_scale.size(0) == 1 ? x_scale : x_scale.repeat_interleave(geometry.positions());
+  }
+  const int64_t channels_per_group = options.in_channels() / groups;
   const int64_t out_per_group = out / groups;
+  torch::Tensor patches =
+      at::empty({rows, geometry.kernel_positions() * channels_per_group}, values.options());
+  torch::Tensor row_sums = int8 ? at::empty({rows}, at::kInt) : torch::Tensor();
   std::vector<torch::Tensor> group_outputs;
   for (int64_t g = 0; g < groups; ++g) {
-    const torch::Tensor group_rows = patches.select(1 + D, g).reshape({rows, -1});
+    if (int8) {
+      internal::gather_patches(values.data_ptr<int8_t>(), geometry, g * channels_per_group,
+                               channels_per_group, patches.data_ptr<int8_t>(),
+                               row_sums.data_ptr<int32_t>());
+    } else {
+      internal::gather_patches(values.data_ptr<float>(), geometry, g * channels_per_group,
+                               channels_per_group, patches.data_ptr<float>(),
+                               /*row_sums=*/nullptr);
+    }
     const torch::Tensor group_bias =
         bias.defined() ? bias.narrow(0, g * out_per_group, out_per_group) : torch::Tensor();
     group_outputs.push_back(
-        int8 ? bitlinear::forward_packed_int8(group_rows, row_scale, group_weights_[g], group_bias)
-             : bitlinear::forward_packed(group_rows, group_weights_[g], group_bias, config));
+        int8 ? bitlinear::forward_packed_int8(patches, row_scale, group_weights_[g], group_bias,
+                                              row_sums)
+             : bitlinear::forward_packed(patches, group_weights_[g], group_bias, config));
   }
-  torch::Tensor y = groups == 1 ? group_outputs[0] : at::cat(group_outputs, 1);
-  std::vector<int64_t> y_shape = {batch};
-  y_shape.insert(y_shape.end(), out_spatial.begin(), out_spatial.end());
-  y_shape.push_back(out);
-  std::vector<int64_t> to_channels_first = {0, static_cast<int64_t>(D) + 1};
-  for (size_t d = 0; d < D; ++d) to_channels_first.push_back(1 + d);
-  return y.view(y_shape).permute(to_channels_first).contiguous();
+  const torch::Tensor y = groups == 1 ? group_outputs[0] : at::cat(group_outputs, 1);
+  // The product is channels last already: a channels-last input gets it as it is (what
+  // torch's convolutions do too), any other input a contiguous copy.
+  const torch::Tensor result = y.view(y_shape).permute(to_channels_first);
+  const bool channels_last_input =
+      D >= 2 && !x.is_contiguous() &&
+      x.is_contiguous(D == 2 ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::ChannelsLast3d);
+  return channels_last_input ? result : result.contiguous();
 }
 
 template <size_t D>
@@ -390,10 +414,12 @@ void BitConvImpl<D>::refresh_packed_weights() {
   const int64_t out = options.out_channels();
   const int64_t groups = options.groups();
   const int64_t per_group_inputs = options.in_channels() / groups * product(options.kernel_size());
-  if (!deployed_) {
+  if (!is_deployed()) {
     // As BitLinear: stale after training, an in-place change in eval mode, or a new storage.
     const bool stale = qweight.numel() == 0 || weight._version() != packed_weight_version_ ||
-                       weight.data_ptr() != packed_weight_data_;
+                       weight.data_ptr() != packed_weight_data_ ||
+                       config.weight_granularity != packed_config_.weight_granularity ||
+                       config.eps != packed_config_.eps;
     if (stale) {
       bitlinear::PreparedWeights prepared =
           bitlinear::prepare_weights(weight.reshape({out, -1}), config);
@@ -402,6 +428,7 @@ void BitConvImpl<D>::refresh_packed_weights() {
       qweight_scale.set_data(prepared.qweight_scale);
       packed_weight_version_ = weight._version();
       packed_weight_data_ = weight.data_ptr();
+      packed_config_ = config;
       kernel_source_data_ = nullptr;
     }
   }
@@ -422,11 +449,18 @@ void BitConvImpl<D>::refresh_packed_weights() {
     for (int64_t k : *options.kernel_size()) weight_shape.push_back(k);
     direct_weight_ = unpack_t2(qweight, per_group_inputs).to(torch::kFloat).view(weight_shape);
   } else {
+    // Reorder each row from torch's [channels, kernel...] to the patches' [kernel...,
+    // channels] (conv_patches.h).
+    const int64_t channels_per_group = options.in_channels() / groups;
+    const torch::Tensor reordered = pack_t2(unpack_t2(qweight, per_group_inputs)
+                                                .view({out, channels_per_group, -1})
+                                                .permute({0, 2, 1})
+                                                .reshape({out, per_group_inputs}));
     const bool per_channel = qweight_scale.size(0) > 1;
     for (int64_t g = 0; g < groups; ++g) {
       bitlinear::PreparedWeights prepared{
           per_channel ? qweight_scale.narrow(0, g * out_per_group, out_per_group) : qweight_scale,
-          qweight.narrow(0, g * out_per_group, out_per_group), per_group_inputs};
+          reordered.narrow(0, g * out_per_group, out_per_group), per_group_inputs};
       group_weights_.push_back(bitlinear::pack_for_kernel(prepared, kernel));
     }
   }
@@ -436,7 +470,7 @@ void BitConvImpl<D>::refresh_packed_weights() {
 
 template <size_t D>
 void BitConvImpl<D>::train(bool on) {
-  if (on && deployed_) {
+  if (on && is_deployed()) {
     throw BitLabError(
         absl::StrCat(layer_name<D>(),
                      ": train() after deploy(): the float weight was freed when the "
@@ -449,14 +483,15 @@ void BitConvImpl<D>::train(bool on) {
 
 template <size_t D>
 void BitConvImpl<D>::deploy() {
-  if (deployed_) return;
+  if (is_deployed()) return;
+  // Always repack: optimizer steps since the last eval forward leave the version counter alone.
+  packed_weight_version_ = -1;
   torch::nn::Module::train(false);
   refresh_packed_weights();
   torch::NoGradGuard no_grad;
   weight.set_data(torch::empty({0}));
   weight.set_requires_grad(false);
   if (bias.defined()) bias.set_requires_grad(false);
-  deployed_ = true;
 }
 
 template <size_t D>

@@ -108,7 +108,9 @@ class BitConvImpl : public torch::nn::Cloneable<BitConvImpl<D>>, public BitLayer
   void train(bool on = true) override;
 
   void deploy() override;
-  bool is_deployed() const override { return deployed_; }
+  /// True once the float weight is gone and the packed weights remain, which a clone or a
+  /// loaded state dict of a deployed layer carries along.
+  bool is_deployed() const override { return weight.numel() == 0 && qweight.numel() > 0; }
   int64_t float_bytes() const override;
   int64_t deployed_bytes() const override;
 
@@ -138,9 +140,9 @@ class BitConvImpl : public torch::nn::Cloneable<BitConvImpl<D>>, public BitLayer
   torch::Tensor forward_packed(const torch::Tensor& input);
   void refresh_packed_weights();
 
-  bool deployed_ = false;
   int64_t packed_weight_version_ = -1;
   const void* packed_weight_data_ = nullptr;
+  BitQuantConfig packed_config_;  // the weight quantization settings qweight was packed with
   // One kernel-packed weight per group (im2col path), or the ternary weight as float32
   // integers for the direct path; rebuilt when qweight changes.
   std::vector<bitlinear::KernelWeights> group_weights_;

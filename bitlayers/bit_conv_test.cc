@@ -165,6 +165,38 @@ TEST(BitConvTest, StraightThroughGradientsMatchFiniteDifferences) {
   }
 }
 
+TEST(BitConvTest, ChannelsLastInputGetsChannelsLastOutput) {
+  torch::manual_seed(6);
+  BitConv2d layer(BitConv2dOptions(8, 16, 3).padding(1));
+  layer->eval();
+  const torch::Tensor x = torch::randn({2, 8, 7, 7});
+  const torch::Tensor expected = layer(x);
+  EXPECT_TRUE(expected.is_contiguous());
+  const torch::Tensor y = layer(x.contiguous(torch::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(y.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(torch::equal(y, expected));
+}
+
+TEST(BitConvTest, DeployAfterAnOptimizerStepUsesTheNewWeights) {
+  torch::manual_seed(7);
+  BitConv2d layer(BitConv2dOptions(3, 16, 3).padding(1));
+  const torch::Tensor x = torch::randn({1, 3, 6, 6});
+  layer->eval();
+  layer(x);  // packs
+  layer->train();
+  torch::optim::SGD sgd(layer->parameters(), torch::optim::SGDOptions(5.0));
+  (layer(x) * torch::randn({1, 16, 6, 6})).sum().backward();
+  sgd.step();
+  const torch::Tensor train = layer(x).detach();
+  layer->deploy();
+  EXPECT_TRUE(torch::allclose(layer(x), train, 1e-4, 1e-5));
+  // A clone of a deployed layer is deployed and computes the same.
+  auto copy = std::dynamic_pointer_cast<BitConv2dImpl>(layer->clone());
+  ASSERT_TRUE(copy);
+  EXPECT_TRUE(copy->is_deployed());
+  EXPECT_TRUE(torch::equal(copy->forward(x), layer(x)));
+}
+
 TEST(BitConvTest, UnbatchedInput) {
   BitConv1d layer(BitConv1dOptions(3, 8, 3).padding(1));
   const torch::Tensor x = torch::randn({3, 10});

@@ -18,7 +18,6 @@ void BitLinearImpl::reset() {
                                    options.in_features(), " and ", options.out_features()));
   }
   options.quant_config().validate();
-  deployed_ = false;
   kernel_weights_ = bitlinear::KernelWeights();
   packed_weight_version_ = -1;
   packed_weight_data_ = nullptr;
@@ -51,7 +50,7 @@ void BitLinearImpl::pretty_print(std::ostream& stream) const {
   stream << "bitlab::BitLinear(in_features=" << options.in_features()
          << ", out_features=" << options.out_features() << ", bias=" << std::boolalpha
          << options.bias() << ", quant=" << options.quant_config().to_string()
-         << ", deployed=" << deployed_ << ")";
+         << ", deployed=" << is_deployed() << ")";
 }
 
 torch::Tensor BitLinearImpl::forward(const torch::Tensor& input) {
@@ -64,11 +63,13 @@ torch::Tensor BitLinearImpl::forward(const torch::Tensor& input) {
 
 void BitLinearImpl::refresh_packed_weights() {
   const BitQuantConfig& config = options.quant_config();
-  if (!deployed_) {
+  if (!is_deployed()) {
     // Stale after training (train(false) resets the version), after an in-place change made
     // in eval mode (copy_ moves the version counter), or after set_data() swapped the storage.
     const bool stale = qweight.numel() == 0 || weight._version() != packed_weight_version_ ||
-                       weight.data_ptr() != packed_weight_data_;
+                       weight.data_ptr() != packed_weight_data_ ||
+                       config.weight_granularity != packed_config_.weight_granularity ||
+                       config.eps != packed_config_.eps;
     if (stale) {
       bitlinear::PreparedWeights prepared = bitlinear::prepare_weights(weight, config);
       torch::NoGradGuard no_grad;
@@ -76,6 +77,7 @@ void BitLinearImpl::refresh_packed_weights() {
       qweight_scale.set_data(prepared.qweight_scale);
       packed_weight_version_ = weight._version();
       packed_weight_data_ = weight.data_ptr();
+      packed_config_ = config;
       kernel_weights_ = bitlinear::KernelWeights();
     }
   }
@@ -92,7 +94,7 @@ void BitLinearImpl::refresh_packed_weights() {
 }
 
 void BitLinearImpl::train(bool on) {
-  if (on && deployed_) {
+  if (on && is_deployed()) {
     throw BitLabError(
         "BitLinear: train() after deploy(): the float weight was freed when the layer was "
         "deployed; train a copy made before deploy() instead");
@@ -104,14 +106,15 @@ void BitLinearImpl::train(bool on) {
 }
 
 void BitLinearImpl::deploy() {
-  if (deployed_) return;
+  if (is_deployed()) return;
+  // Always repack: optimizer steps since the last eval forward leave the version counter alone.
+  packed_weight_version_ = -1;
   torch::nn::Module::train(false);
   refresh_packed_weights();
   torch::NoGradGuard no_grad;
   weight.set_data(torch::empty({0}));
   weight.set_requires_grad(false);
   if (bias.defined()) bias.set_requires_grad(false);
-  deployed_ = true;
 }
 
 int64_t BitLinearImpl::float_bytes() const {

@@ -75,7 +75,9 @@ class BitLinearImpl : public torch::nn::Cloneable<BitLinearImpl>, public BitLaye
 
   /// Packs the weights, frees the float weight and switches to eval for good.
   void deploy() override;
-  bool is_deployed() const override { return deployed_; }
+  /// True once the float weight is gone and the packed weights remain, which a clone or a
+  /// loaded state dict of a deployed layer carries along.
+  bool is_deployed() const override { return weight.numel() == 0 && qweight.numel() > 0; }
   int64_t float_bytes() const override;
   int64_t deployed_bytes() const override;
 
@@ -97,11 +99,11 @@ class BitLinearImpl : public torch::nn::Cloneable<BitLinearImpl>, public BitLaye
   // Quantizes and packs `weight` when the packed copy is missing or stale.
   void refresh_packed_weights();
 
-  bool deployed_ = false;
   // What qweight was last packed from (weight's version and storage), and what the kernel's
   // copy was packed from (the buffers' storage and versions, which a state-dict load changes).
   int64_t packed_weight_version_ = -1;
   const void* packed_weight_data_ = nullptr;
+  BitQuantConfig packed_config_;  // the weight quantization settings qweight was packed with
   bitlinear::KernelWeights kernel_weights_;
   const void* kernel_source_data_ = nullptr;
   int64_t kernel_source_version_ = -1;

@@ -115,6 +115,39 @@ TEST(BitLinearTest, DeployFreesTheWeightAndIsFinal) {
   EXPECT_NO_THROW(layer->eval());
 }
 
+TEST(BitLinearTest, DeployAfterAnOptimizerStepUsesTheNewWeights) {
+  torch::manual_seed(3);
+  BitLinear layer = make_layer(16, 8, "ai8pc_wpc");
+  const torch::Tensor x = torch::randn({4, 16});
+  layer->eval();
+  layer(x);  // packs
+  layer->train();
+  torch::optim::SGD sgd(layer->parameters(), torch::optim::SGDOptions(5.0));
+  (layer(x) * torch::randn({4, 8})).sum().backward();
+  sgd.step();
+  const torch::Tensor train = layer(x).detach();
+  layer->deploy();
+  EXPECT_TRUE(torch::allclose(layer(x), train, 1e-4, 1e-5));
+  // A clone of a deployed layer is deployed and computes the same.
+  auto copy = std::dynamic_pointer_cast<BitLinearImpl>(layer->clone());
+  ASSERT_TRUE(copy);
+  EXPECT_TRUE(copy->is_deployed());
+  EXPECT_TRUE(torch::equal(copy->forward(x), layer(x)));
+}
+
+TEST(BitLinearTest, EvalRepacksWhenTheWeightGranularityChanges) {
+  BitLinear layer = make_layer(16, 8, "ai8pc_wpt");
+  const torch::Tensor x = torch::randn({4, 16});
+  layer->eval();
+  layer(x);
+  EXPECT_EQ(layer->qweight_scale.numel(), 1);
+  layer->options.quant_config(BitQuantConfig::from_string("ai8pc_wpc"));
+  const torch::Tensor eval = layer(x);
+  EXPECT_EQ(layer->qweight_scale.numel(), 8);
+  layer->train();
+  EXPECT_TRUE(torch::allclose(eval, layer(x).detach(), 1e-4, 1e-5));
+}
+
 TEST(BitLinearTest, StateRoundTripsInEveryMode) {
   torch::manual_seed(2);
   const torch::Tensor x = torch::randn({5, 24});
