@@ -7,6 +7,8 @@
 #include <ATen/ops/constant_pad_nd.h>
 #include <ATen/ops/convolution.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/from_blob.h>
+#include <c10/util/accumulate.h>
 #include <c10/util/variant.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/nn/functional/padding.h>
@@ -65,6 +67,20 @@ class StraightThroughFakeQuant : public torch::autograd::Function<StraightThroug
     return {grad_outputs[0], at::Tensor(), at::Tensor()};
   }
 };
+
+// Patch rows are large (batch 32 of ResNet-18's first stage: 57 MB), and freshly mapped
+// memory costs a page fault per 4 KB, so each thread keeps its patch buffer between calls.
+// Only the calling thread writes it; the kernel's threads read it during the call.
+at::Tensor thread_workspace(at::IntArrayRef shape, at::ScalarType dtype) {
+  thread_local at::Tensor buffer;
+  const int64_t bytes =
+      c10::multiply_integers(shape) * static_cast<int64_t>(c10::elementSize(dtype));
+  if (!buffer.defined() || buffer.numel() < bytes) {
+    buffer = torch::Tensor();  // free the old buffer before taking the new one
+    buffer = at::empty({bytes}, at::kByte);
+  }
+  return at::from_blob(buffer.data_ptr(), shape, at::TensorOptions().dtype(dtype));
+}
 
 }  // namespace
 
@@ -377,8 +393,8 @@ torch::Tensor BitConvImpl<D>::forward_packed(const torch::Tensor& x) {
   }
   const int64_t channels_per_group = options.in_channels() / groups;
   const int64_t out_per_group = out / groups;
-  torch::Tensor patches =
-      at::empty({rows, geometry.kernel_positions() * channels_per_group}, values.options());
+  torch::Tensor patches = thread_workspace({rows, geometry.kernel_positions() * channels_per_group},
+                                           values.scalar_type());
   torch::Tensor row_sums = int8 ? at::empty({rows}, at::kInt) : torch::Tensor();
   std::vector<torch::Tensor> group_outputs;
   for (int64_t g = 0; g < groups; ++g) {

@@ -31,36 +31,49 @@ const ConvShape kShapes[] = {
     {"layer4_3x3", 512, 512, 3, 1, 7},         {"layer4_downsample", 256, 512, 1, 2, 14},
 };
 
-void BM_TorchConv2d(benchmark::State& state, ConvShape s, int64_t batch) {
+// Inputs come in both memory formats: NCHW is libtorch's default, and channels last is what a
+// deployed BitLab model runs in (BitConv's im2col reads channels last and returns its output
+// that way, so a channels-last model never transposes).
+torch::Tensor make_input(const ConvShape& s, int64_t batch, bool channels_last) {
+  torch::Tensor x = torch::randn({batch, s.in, s.size, s.size});
+  return channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+}
+
+void BM_TorchConv2d(benchmark::State& state, ConvShape s, int64_t batch, bool channels_last) {
   torch::NoGradGuard no_grad;
   torch::nn::Conv2d conv(torch::nn::Conv2dOptions(s.in, s.out, s.kernel)
                              .stride(s.stride)
                              .padding(s.kernel / 2)
                              .bias(false));
   conv->eval();
-  const torch::Tensor x = torch::randn({batch, s.in, s.size, s.size});
+  const torch::Tensor x = make_input(s, batch, channels_last);
   for (auto _ : state) benchmark::DoNotOptimize(conv(x));
 }
 
-void BM_BitConv2dDeployed(benchmark::State& state, ConvShape s, int64_t batch) {
+void BM_BitConv2dDeployed(benchmark::State& state, ConvShape s, int64_t batch, bool channels_last) {
   torch::NoGradGuard no_grad;
   BitConv2d conv(
       BitConv2dOptions(s.in, s.out, s.kernel).stride(s.stride).padding(s.kernel / 2).bias(false));
   conv->deploy();
-  const torch::Tensor x = torch::randn({batch, s.in, s.size, s.size});
+  const torch::Tensor x = make_input(s, batch, channels_last);
   for (auto _ : state) benchmark::DoNotOptimize(conv(x));
 }
 
 void register_benchmarks() {
   for (int64_t batch : {1, 32}) {
     for (const ConvShape& s : kShapes) {
-      const std::string suffix = std::string(s.name) + "/batch" + std::to_string(batch);
-      benchmark::RegisterBenchmark(("torch_conv2d/" + suffix).c_str(), BM_TorchConv2d, s, batch)
-          ->Unit(benchmark::kMicrosecond)
-          ->UseRealTime();
-      benchmark::RegisterBenchmark(("bit_conv2d/" + suffix).c_str(), BM_BitConv2dDeployed, s, batch)
-          ->Unit(benchmark::kMicrosecond)
-          ->UseRealTime();
+      for (bool channels_last : {false, true}) {
+        const std::string suffix = std::string(s.name) + "/batch" + std::to_string(batch) +
+                                   (channels_last ? "/nhwc" : "/nchw");
+        benchmark::RegisterBenchmark(("torch_conv2d/" + suffix).c_str(), BM_TorchConv2d, s, batch,
+                                     channels_last)
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+        benchmark::RegisterBenchmark(("bit_conv2d/" + suffix).c_str(), BM_BitConv2dDeployed, s,
+                                     batch, channels_last)
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+      }
     }
   }
 }
