@@ -49,10 +49,16 @@ class FakeQuantLinearFunction : public torch::autograd::Function<FakeQuantLinear
  public:
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
                             const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
-                            const BitQuantConfig& config) {
+                            const BitQuantConfig& config, at::Tensor* w_hat_workspace) {
     const at::Tensor x_hat =
         config.activation_dtype == ActivationDtype::kInt8 ? fake_quantize_x(x, config) : x;
-    const at::Tensor w_hat = fake_quantize_weight(weight, config);
+    at::Tensor w_hat;
+    if (w_hat_workspace != nullptr) {
+      fake_quantize_weight_into(weight, config, *w_hat_workspace);
+      w_hat = *w_hat_workspace;
+    } else {
+      w_hat = fake_quantize_weight(weight, config);
+    }
     ctx->save_for_backward({x_hat, w_hat});
     ctx->saved_data["has_bias"] = bias.has_value();
     return at::linear(x_hat, w_hat, bias);
@@ -71,7 +77,7 @@ class FakeQuantLinearFunction : public torch::autograd::Function<FakeQuantLinear
     at::Tensor grad_x = grad_y.matmul(w_hat);
     at::Tensor grad_w = grad_rows.t().mm(x_hat.reshape({-1, k}));
     at::Tensor grad_b = ctx->saved_data["has_bias"].toBool() ? grad_rows.sum(0) : at::Tensor();
-    return {grad_x, grad_w, grad_b, at::Tensor()};
+    return {grad_x, grad_w, grad_b, at::Tensor(), at::Tensor()};
   }
 };
 
@@ -146,7 +152,7 @@ KernelWeights pack_for_kernel(const PreparedWeights& prepared, const BitKernel& 
 }
 
 at::Tensor fake_quant_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
-                             const BitQuantConfig& config) {
+                             const BitQuantConfig& config, at::Tensor* w_hat_workspace) {
   const char* function = "bitlinear::fake_quant_linear";
   config.validate();
   check_weight(function, weight);
@@ -155,7 +161,7 @@ at::Tensor fake_quant_linear(const at::Tensor& x, const at::Tensor& weight, cons
   // An undefined tensor cannot be an autograd input; an empty optional can.
   const c10::optional<at::Tensor> optional_bias =
       bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt;
-  return FakeQuantLinearFunction::apply(x, weight, optional_bias, config);
+  return FakeQuantLinearFunction::apply(x, weight, optional_bias, config, w_hat_workspace);
 }
 
 at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, const at::Tensor& bias,

@@ -54,8 +54,13 @@ struct KernelWeights {
 KernelWeights pack_for_kernel(const PreparedWeights& prepared, const BitKernel& kernel);
 
 /// Training forward: fake quantization with the STE (differentiable in x, weight and bias).
+/// `w_hat_workspace`, if given, keeps the fake-quantized weight's memory from one call to the
+/// next (see fake_quantize_weight_into). The backward reads that memory, so a forward's
+/// backward must run before the next forward with a changed weight (the usual forward,
+/// backward, step loop; several forwards before one backward are fine while the weight
+/// stays the same).
 at::Tensor fake_quant_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
-                             const BitQuantConfig& config);
+                             const BitQuantConfig& config, at::Tensor* w_hat_workspace = nullptr);
 
 /// Eval forward on weights packed for a kernel.
 at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, const at::Tensor& bias,

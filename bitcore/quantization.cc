@@ -114,11 +114,16 @@ inline float clamp(float v, float limit) { return v < -limit ? -limit : (v > lim
 // limit + 0.5 first keeps the rounding in range and changes no result. The float operations
 // are those of quantize-then-dequantize in the same order, so the output is bit for bit the
 // same, in one pass instead of six.
+// `reuse`, if given, is written instead of fresh memory when it fits.
 template <bool kDivide>
 at::Tensor fake_quantize_rows(const at::Tensor& in, const at::Tensor& factor,
-                              const at::Tensor& scale, float limit) {
+                              const at::Tensor& scale, float limit,
+                              const at::Tensor* reuse = nullptr) {
   const at::Tensor src = as_float32(in).contiguous();
-  at::Tensor out = at::empty_like(src);
+  const bool fits = reuse != nullptr && reuse->defined() && reuse->is_contiguous() &&
+                    reuse->scalar_type() == at::kFloat && reuse->device() == src.device() &&
+                    reuse->numel() == src.numel();
+  at::Tensor out = fits ? reuse->view(src.sizes()) : at::empty_like(src);
   const int64_t numel = src.numel();
   if (numel == 0) return out;
   const int64_t cols = numel / factor.numel();
@@ -153,6 +158,13 @@ at::Tensor fake_quantize_weight(const at::Tensor& weight, const BitQuantConfig& 
   const at::Tensor g = weight_scale(weight, config.weight_granularity, config.eps);
   // Per tensor, one row holds everything; per channel, one row per output channel.
   return fake_quantize_rows</*kDivide=*/true>(weight, g, g, 1.0f).view(weight.sizes());
+}
+
+void fake_quantize_weight_into(const at::Tensor& weight, const BitQuantConfig& config,
+                               at::Tensor& out) {
+  config.validate();
+  const at::Tensor g = weight_scale(weight, config.weight_granularity, config.eps);
+  out = fake_quantize_rows</*kDivide=*/true>(weight, g, g, 1.0f, &out).view(weight.sizes());
 }
 
 at::Tensor fake_quantize_x(const at::Tensor& x, const BitQuantConfig& config) {

@@ -55,6 +55,11 @@ at::Tensor dequantize_x(const at::Tensor& q, const at::Tensor& scale);
 /// scale, bit for bit the same values: the training path's fake quantization.
 at::Tensor fake_quantize_weight(const at::Tensor& weight, const BitQuantConfig& config);
 
+/// fake_quantize_weight written into `out`, whose storage is reused when it is a contiguous
+/// float32 tensor of weight's size (else `out` is replaced by a new tensor). For training
+/// loops, where a fresh multi-megabyte tensor every step costs a page fault per 4 KB.
+void fake_quantize_weight_into(const at::Tensor& weight, const BitQuantConfig& config,
+                               at::Tensor& out);
 /// dequantize_x(quantize_x(x, config)) in one pass after the scales, bit for bit the same.
 at::Tensor fake_quantize_x(const at::Tensor& x, const BitQuantConfig& config);
 

@@ -19,6 +19,7 @@ void BitLinearImpl::reset() {
   }
   options.quant_config().validate();
   kernel_weights_ = bitlinear::KernelWeights();
+  w_hat_workspace_ = torch::Tensor();
   packed_weight_version_ = -1;
   packed_weight_data_ = nullptr;
   // Every name is registered whatever the options, so state-dict keys never depend on them.
@@ -55,7 +56,8 @@ void BitLinearImpl::pretty_print(std::ostream& stream) const {
 
 torch::Tensor BitLinearImpl::forward(const torch::Tensor& input) {
   if (is_training()) {
-    return bitlinear::fake_quant_linear(input, weight, bias, options.quant_config());
+    return bitlinear::fake_quant_linear(input, weight, bias, options.quant_config(),
+                                        &w_hat_workspace_);
   }
   refresh_packed_weights();
   return bitlinear::forward_packed(input, kernel_weights_, bias, options.quant_config());
@@ -101,7 +103,10 @@ void BitLinearImpl::train(bool on) {
   }
   // Leaving training marks the packed weights stale. The version counter cannot be relied on
   // for this: libtorch's optimizers update parameters through .data(), which does not bump it.
-  if (!on && is_training()) packed_weight_version_ = -1;
+  if (!on && is_training()) {
+    packed_weight_version_ = -1;
+    w_hat_workspace_ = torch::Tensor();  // eval does not need it
+  }
   torch::nn::Module::train(on);
 }
 

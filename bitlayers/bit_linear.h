@@ -105,6 +105,8 @@ class BitLinearImpl : public torch::nn::Cloneable<BitLinearImpl>, public BitLaye
   const void* packed_weight_data_ = nullptr;
   BitQuantConfig packed_config_;  // the weight quantization settings qweight was packed with
   bitlinear::KernelWeights kernel_weights_;
+  // The training forward's fake-quantized weight, reused from step to step.
+  torch::Tensor w_hat_workspace_;
   const void* kernel_source_data_ = nullptr;
   int64_t kernel_source_version_ = -1;
 };

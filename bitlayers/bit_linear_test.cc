@@ -11,6 +11,7 @@
 #include <torch/types.h>
 
 #include "bitcore/errors.h"
+#include "bitcore/quantization.h"
 
 namespace bitlab {
 namespace {
@@ -41,6 +42,24 @@ TEST(BitLinearTest, TrainEvalAndDeployForwardsAgree) {
       EXPECT_TRUE(torch::allclose(eval, train.detach(), 1e-4, 1e-5)) << quant;
       EXPECT_TRUE(torch::equal(deployed, eval)) << quant;
     }
+  }
+}
+
+TEST(BitLinearTest, GradientsStayRightWhenTheWorkspaceIsReused) {
+  torch::manual_seed(8);
+  const BitQuantConfig config = BitQuantConfig::from_string("af32_wpc");
+  BitLinear layer(BitLinearOptions(16, 8).quant_config(config));
+  torch::optim::SGD sgd(layer->parameters(), torch::optim::SGDOptions(1.0));
+  for (int step = 0; step < 3; ++step) {
+    const torch::Tensor x = torch::randn({4, 16}, torch::requires_grad());
+    const torch::Tensor r = torch::randn({4, 8});
+    sgd.zero_grad();
+    (layer(x) * r).sum().backward();
+    // STE: Linear's gradients at the dequantized weight: r^T x for W, r W_hat for x.
+    const torch::Tensor w_hat = fake_quantize_weight(layer->weight.detach(), config);
+    EXPECT_TRUE(torch::allclose(layer->weight.grad(), r.t().mm(x.detach()), 1e-5, 1e-6)) << step;
+    EXPECT_TRUE(torch::allclose(x.grad(), r.mm(w_hat), 1e-5, 1e-6)) << step;
+    sgd.step();
   }
 }
 
