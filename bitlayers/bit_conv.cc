@@ -274,7 +274,10 @@ torch::Tensor BitConvImpl<D>::forward(const torch::Tensor& input) {
   check_input(input);
   const bool unbatched = input.dim() == static_cast<int64_t>(D) + 1;
   const torch::Tensor x = unbatched ? input.unsqueeze(0) : input;
-  torch::Tensor y = this->is_training() ? forward_fake_quant(x) : forward_packed(x);
+  // A layer that holds deployed weights (deploy(), or a deployed state dict loaded into it)
+  // has no float weight to train: it runs the packed path in either mode.
+  torch::Tensor y =
+      this->is_training() && !is_deployed() ? forward_fake_quant(x) : forward_packed(x);
   return unbatched ? y.squeeze(0) : y;
 }
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/optim/sgd.h>
+#include <torch/serialize.h>
 #include <torch/types.h>
 
 #include "bitcore/errors.h"
@@ -251,6 +252,20 @@ TEST(BitConvTest, StateRoundTripsInEveryMode) {
     }
     EXPECT_TRUE(torch::equal(target(x), source(x))) << "mode " << mode;
   }
+}
+
+TEST(BitConvTest, DeployedCheckpointLoadsIntoAFreshLayer) {
+  torch::manual_seed(9);
+  BitConv2d source(BitConv2dOptions(4, 16, 3).padding(1).quant_config(quant("ai8pc_wpc")));
+  source->deploy();
+  std::stringstream checkpoint;
+  torch::save(source, checkpoint);
+  BitConv2d target(BitConv2dOptions(4, 16, 3).padding(1).quant_config(quant("ai8pc_wpc")));
+  torch::load(target, checkpoint);
+  EXPECT_TRUE(target->is_deployed());
+  const torch::Tensor x = torch::randn({2, 4, 6, 6});
+  EXPECT_TRUE(torch::equal(target(x), source(x)));  // even though target is in training mode
+  EXPECT_THROW(target->train(), BitLabError);
 }
 
 TEST(BitConvTest, DeployFreesTheWeightAndIsFinal) {

@@ -163,7 +163,9 @@ torch::Tensor BitEmbeddingImpl::forward(const torch::Tensor& indices) {
   const torch::Tensor index = checked_indices(indices);
   check_norm_options();
   torch::Tensor vectors;
-  if (is_training()) {
+  // A layer that holds deployed weights (deploy(), or a deployed state dict loaded into it)
+  // has no float table to train: it runs the packed path in either mode.
+  if (is_training() && !is_deployed()) {
     check_cpu(kForward, "weight", weight);
     const torch::Tensor table = FakeQuantTableFunction::apply(weight, options.quant_config());
     vectors = at::embedding(table, index, padding_row(), options.scale_grad_by_freq(),

@@ -55,7 +55,9 @@ void BitLinearImpl::pretty_print(std::ostream& stream) const {
 }
 
 torch::Tensor BitLinearImpl::forward(const torch::Tensor& input) {
-  if (is_training()) {
+  // A layer that holds deployed weights (deploy(), or a deployed state dict loaded into it)
+  // has no float weight to train: it runs the packed path in either mode.
+  if (is_training() && !is_deployed()) {
     return bitlinear::fake_quant_linear(input, weight, bias, options.quant_config(),
                                         &w_hat_workspace_);
   }

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/optim/sgd.h>
+#include <torch/serialize.h>
 #include <torch/types.h>
 
 #include "bitcore/errors.h"
@@ -196,6 +197,20 @@ TEST(BitLinearTest, StateRoundTripsInEveryMode) {
     }
     EXPECT_TRUE(torch::equal(target(x), source(x))) << "mode " << mode;
   }
+}
+
+TEST(BitLinearTest, DeployedCheckpointLoadsIntoAFreshLayer) {
+  torch::manual_seed(9);
+  BitLinear source = make_layer(24, 10, "ai8pt_wpc");
+  source->deploy();
+  std::stringstream checkpoint;
+  torch::save(source, checkpoint);
+  BitLinear target = make_layer(24, 10, "ai8pt_wpc");
+  torch::load(target, checkpoint);
+  EXPECT_TRUE(target->is_deployed());
+  const torch::Tensor x = torch::randn({3, 24});
+  EXPECT_TRUE(torch::equal(target(x), source(x)));  // even though target is in training mode
+  EXPECT_THROW(target->train(), BitLabError);
 }
 
 TEST(BitLinearTest, FromLinearCopiesWeights) {

@@ -59,8 +59,8 @@ void gather_patches(const T* input, const PatchGeometry& g, int64_t first_channe
   });
 }
 
-template void gather_patches<int8_t>(const int8_t*, const PatchGeometry&, int64_t, int64_t,
-                                     int8_t*, int32_t*);
+template void gather_patches<int8_t>(const int8_t*, const PatchGeometry&, int64_t, int64_t, int8_t*,
+                                     int32_t*);
 template void gather_patches<float>(const float*, const PatchGeometry&, int64_t, int64_t, float*,
                                     int32_t*);
 

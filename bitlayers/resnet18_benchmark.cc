@@ -1,17 +1,16 @@
 // ResNet-18 at 224x224, whole model, in one run: the float32 model (torchvision's layout,
 // 1000 classes, eval, no grad) against the same model converted with BitConverter and deployed
 // (conv1 and fc kept float32, the 19 other convolutions ternary), at batch 1 and 32, on 1 and 2
-// of libtorch's threads (at::set_num_threads; BitLab's kernels use the same pool).
+// of libtorch's threads (at::set_num_threads; BitLab's kernels use the same pool), with the
+// input in both memory formats: NCHW (libtorch's default) and channels last (NHWC), which a
+// deployed BitLab model should be fed, since BitConv works channels last.
 //
-// Counters: images_per_s; on the ternary rows, speedup_vs_fp32 (the fp32 row with the same
-// batch and threads, which runs first, divided by this one) and the weights' compression
-// (memory_report: float32 bytes / deployed bytes, capped near 9.4x by the fp32 classifier).
+// Counters: images_per_s; on the ternary rows, the weights' compression (memory_report:
+// float32 bytes / deployed bytes, capped near 9.4x by the fp32 classifier). Speed-ups are
+// ratios of the rows' times (docs/benchmarks.md).
 //
 //   bazel run //bitlayers:resnet18_benchmark -- --benchmark_min_time=0.5
-#include <chrono>
-#include <map>
 #include <string>
-#include <utility>
 
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
@@ -53,36 +52,20 @@ testing::ResNet18& ternary_model() {
   return model;
 }
 
-// Seconds per forward of the fp32 rows, by (batch, threads), for the ternary rows' speedup.
-std::map<std::pair<int64_t, int>, double>& fp32_seconds() {
-  static std::map<std::pair<int64_t, int>, double> seconds;
-  return seconds;
-}
-
-void BM_ResNet18(benchmark::State& state, bool ternary, int64_t batch, int threads) {
+void BM_ResNet18(benchmark::State& state, bool ternary, int64_t batch, int threads,
+                 bool channels_last) {
   at::set_num_threads(threads);
   torch::NoGradGuard no_grad;
   testing::ResNet18& model = ternary ? ternary_model() : fp32_model();
-  const torch::Tensor x = torch::randn({batch, 3, kImageSize, kImageSize});
+  torch::Tensor x = torch::randn({batch, 3, kImageSize, kImageSize});
+  if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
   benchmark::DoNotOptimize(model(x));  // warm-up: kernel selection, repacking, allocations
 
-  const auto start = std::chrono::steady_clock::now();
   for (auto _ : state) benchmark::DoNotOptimize(model(x));
-  const double seconds_per_forward =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
-      static_cast<double>(state.iterations());
 
   state.counters["images_per_s"] =
       benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
-  const std::pair<int64_t, int> key{batch, threads};
-  if (!ternary) {
-    fp32_seconds()[key] = seconds_per_forward;
-    return;
-  }
-  const auto fp32 = fp32_seconds().find(key);
-  if (fp32 != fp32_seconds().end()) {
-    state.counters["speedup_vs_fp32"] = fp32->second / seconds_per_forward;
-  }
+  if (!ternary) return;
   const MemoryReport memory = memory_report(*model);
   state.counters["weights_x_smaller"] = memory.compression_ratio();
   state.SetLabel(format_bytes(memory.total_float_bytes) + " -> " +
@@ -93,12 +76,16 @@ void register_benchmarks() {
   for (int threads : {1, 2}) {
     for (int64_t batch : {1, 32}) {
       for (bool ternary : {false, true}) {
-        const std::string name = std::string("resnet18/") + (ternary ? "ternary" : "fp32") +
-                                 "/batch:" + std::to_string(batch) +
-                                 "/threads:" + std::to_string(threads);
-        benchmark::RegisterBenchmark(name.c_str(), BM_ResNet18, ternary, batch, threads)
-            ->Unit(benchmark::kMillisecond)
-            ->UseRealTime();
+        for (bool channels_last : {false, true}) {
+          const std::string name = std::string("resnet18/") + (ternary ? "ternary" : "fp32") +
+                                   (channels_last ? "/nhwc" : "/nchw") +
+                                   "/batch:" + std::to_string(batch) +
+                                   "/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), BM_ResNet18, ternary, batch, threads,
+                                       channels_last)
+              ->Unit(benchmark::kMillisecond)
+              ->UseRealTime();
+        }
       }
     }
   }
