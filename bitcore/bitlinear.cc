@@ -1,7 +1,9 @@
 #include "bitcore/bitlinear.h"
 
+#include <algorithm>
 #include <vector>
 
+#include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/linear.h>
 #include <c10/core/GradMode.h>
@@ -112,6 +114,26 @@ at::Tensor run_int8_gemm(const at::Tensor& q, const at::Tensor& x_scale, const i
 
 }  // namespace
 
+void quantize_activations(const BitKernel& kernel, const float* x, int64_t m, int64_t k,
+                          const BitQuantConfig& config, int8_t* q, float* scales,
+                          int32_t* row_sums) {
+  if (m <= 0) return;
+  const bool per_token = config.activation_granularity == Granularity::kPerChannel;
+  // Rows of about 16 K values per task: one small row each would cost more in scheduling.
+  constexpr int64_t kValuesPerTask = 16384;
+  if (!per_token || m == 1 || m * k < 4 * kValuesPerTask || at::in_parallel_region()) {
+    kernel.quantize_activations(x, m, k, config.activation_granularity, config.eps, q, scales,
+                                row_sums);
+    return;
+  }
+  const int64_t rows_per_task = std::max<int64_t>(1, kValuesPerTask / std::max<int64_t>(k, 1));
+  at::parallel_for(0, m, rows_per_task, [&](int64_t begin, int64_t end) {
+    kernel.quantize_activations(x + begin * k, end - begin, k, Granularity::kPerChannel, config.eps,
+                                q + begin * k, scales + begin,
+                                row_sums == nullptr ? nullptr : row_sums + begin);
+  });
+}
+
 PreparedWeights prepare_weights(const at::Tensor& weight, const BitQuantConfig& config) {
   check_weight("bitlinear::prepare_weights", weight);
   c10::NoGradGuard no_grad;
@@ -185,9 +207,8 @@ at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, con
     at::Tensor q = at::empty({m, k}, at::kChar);
     at::Tensor x_scale = at::empty({per_token ? m : 1}, at::kFloat);
     at::Tensor row_sums = at::empty({m}, at::kInt);
-    kernel.quantize_activations(rows.data_ptr<float>(), m, k, config.activation_granularity,
-                                config.eps, q.data_ptr<int8_t>(), x_scale.data_ptr<float>(),
-                                row_sums.data_ptr<int32_t>());
+    quantize_activations(kernel, rows.data_ptr<float>(), m, k, config, q.data_ptr<int8_t>(),
+                         x_scale.data_ptr<float>(), row_sums.data_ptr<int32_t>());
     y = run_int8_gemm(q, x_scale, row_sums.data_ptr<int32_t>(), weights, bias);
   } else {
     y = at::empty({m, n}, at::kFloat);

@@ -66,6 +66,13 @@ at::Tensor fake_quant_linear(const at::Tensor& x, const at::Tensor& weight, cons
 at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, const at::Tensor& bias,
                           const BitQuantConfig& config);
 
+/// Quantizes m x k float32 activations per config (int8 only) with `kernel`'s quantizer:
+/// q (m x k), scales (m values per token, else 1) and, if not null, row_sums (m values). Rows
+/// with a scale each are split among libtorch's threads; a per-tensor scale runs on one.
+void quantize_activations(const BitKernel& kernel, const float* x, int64_t m, int64_t k,
+                          const BitQuantConfig& config, int8_t* q, float* scales,
+                          int32_t* row_sums);
+
 /// Eval forward on activations quantized already (int8 [M, K], each in [-127, 127]) with
 /// float32 scales x_scale ([1] for all rows or [M], one per row): y = acc * s * g + b, [M, N].
 /// For callers that quantize before rearranging, as convolutions do before im2col.

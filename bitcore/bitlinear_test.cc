@@ -4,15 +4,18 @@
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/allclose.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/randn.h>
+#include <ATen/ops/sum.h>
 #include <ATen/ops/zeros.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include "bitcore/errors.h"
+#include "bitcore/kernel_registry.h"
 #include "bitcore/packing.h"
 #include "bitcore/quantization.h"
 
@@ -165,6 +168,27 @@ std::string shape_error(Fn fn) {
   }
   ADD_FAILURE() << "expected a ShapeError";
   return "";
+}
+
+TEST(BitLinearTest, ThreadedQuantizationMatchesTheContract) {
+  at::manual_seed(11);
+  const BitKernel& kernel = KernelRegistry::get_kernel_for_config(BitQuantConfig());
+  for (const char* config_name : {"ai8pc_wpt", "ai8pt_wpt"}) {
+    const BitQuantConfig config = BitQuantConfig::from_string(config_name);
+    const int64_t m = 96;  // enough values that per-token rows are split among threads
+    const int64_t k = 3000;
+    const at::Tensor x = at::randn({m, k}) * at::randn({m, 1});
+    at::Tensor q = at::empty({m, k}, at::kChar);
+    const bool per_token = config.activation_granularity == Granularity::kPerChannel;
+    at::Tensor scales = at::empty({per_token ? m : 1});
+    at::Tensor sums = at::empty({m}, at::kInt);
+    bitlinear::quantize_activations(kernel, x.data_ptr<float>(), m, k, config, q.data_ptr<int8_t>(),
+                                    scales.data_ptr<float>(), sums.data_ptr<int32_t>());
+    const QuantizedTensor expected = quantize_x(x, config);
+    EXPECT_TRUE(at::equal(q, expected.values)) << config_name;
+    EXPECT_TRUE(at::equal(scales, expected.scale.reshape({-1}))) << config_name;
+    EXPECT_TRUE(at::equal(sums, q.sum(1, false, at::kInt))) << config_name;
+  }
 }
 
 TEST(BitLinearTest, BadInputIsNamed) {

@@ -69,10 +69,14 @@ class StraightThroughFakeQuant : public torch::autograd::Function<StraightThroug
 };
 
 // Patch rows are large (batch 32 of ResNet-18's first stage: 57 MB), and freshly mapped
-// memory costs a page fault per 4 KB, so each thread keeps its patch buffer between calls.
-// Only the calling thread writes it; the kernel's threads read it during the call.
-at::Tensor thread_workspace(at::IntArrayRef shape, at::ScalarType dtype) {
-  thread_local at::Tensor buffer;
+// memory costs a page fault per 4 KB, so each thread keeps its quantized input and patch
+// buffers between calls. Only the calling thread writes them; the kernel's threads read them
+// during the call.
+enum WorkspaceSlot { kQuantizedInput = 0, kPatches = 1 };
+
+at::Tensor thread_workspace(WorkspaceSlot slot, at::IntArrayRef shape, at::ScalarType dtype) {
+  thread_local at::Tensor buffers[2];
+  at::Tensor& buffer = buffers[slot];
   const int64_t bytes =
       c10::multiply_integers(shape) * static_cast<int64_t>(c10::elementSize(dtype));
   if (!buffer.defined() || buffer.numel() < bytes) {
@@ -337,13 +341,14 @@ torch::Tensor BitConvImpl<D>::forward_packed(const torch::Tensor& x) {
   torch::Tensor values = source;
   torch::Tensor x_scale;
   if (int8) {
-    values = at::empty(source.sizes(), at::kChar);
+    values = thread_workspace(kQuantizedInput, source.sizes(), at::kChar);
     const bool per_token = config.activation_granularity == Granularity::kPerChannel;
     x_scale = at::empty({per_token ? batch : 1}, at::kFloat);
     if (batch > 0) {
-      KernelRegistry::get_kernel_for_config(config).quantize_activations(
-          source.data_ptr<float>(), batch, source.numel() / batch, config.activation_granularity,
-          config.eps, values.data_ptr<int8_t>(), x_scale.data_ptr<float>(), /*row_sums=*/nullptr);
+      bitlinear::quantize_activations(KernelRegistry::get_kernel_for_config(config),
+                                      source.data_ptr<float>(), batch, source.numel() / batch,
+                                      config, values.data_ptr<int8_t>(), x_scale.data_ptr<float>(),
+                                      /*row_sums=*/nullptr);
     }
   }
 
@@ -396,8 +401,8 @@ torch::Tensor BitConvImpl<D>::forward_packed(const torch::Tensor& x) {
   }
   const int64_t channels_per_group = options.in_channels() / groups;
   const int64_t out_per_group = out / groups;
-  torch::Tensor patches = thread_workspace({rows, geometry.kernel_positions() * channels_per_group},
-                                           values.scalar_type());
+  torch::Tensor patches = thread_workspace(
+      kPatches, {rows, geometry.kernel_positions() * channels_per_group}, values.scalar_type());
   torch::Tensor row_sums = int8 ? at::empty({rows}, at::kInt) : torch::Tensor();
   std::vector<torch::Tensor> group_outputs;
   for (int64_t g = 0; g < groups; ++g) {

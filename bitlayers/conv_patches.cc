@@ -8,19 +8,31 @@
 namespace bitlab {
 namespace internal {
 
+namespace {
+
+// A plain loop the compiler vectorizes (the library builds with the dynamic cost model).
+template <typename T>
+int32_t sum_values(const T* values, int64_t count) {
+  int32_t sum = 0;
+  for (int64_t i = 0; i < count; ++i) sum += static_cast<int32_t>(values[i]);
+  return sum;
+}
+
+}  // namespace
+
 template <typename T>
 void gather_patches(const T* input, const PatchGeometry& g, int64_t first_channel,
                     int64_t group_channels, T* rows, int32_t* row_sums) {
-  // Sum of the group's channels at every input pixel; a row's sum adds those its patch covers.
+  // Where patches overlap (kernels larger than 1), each pixel's sum over the group's channels
+  // is computed once and a row's sum adds those its patch covers; a 1x1 patch is one pixel,
+  // summed as it is copied.
+  const bool sum_pixels = row_sums != nullptr && g.kernel_positions() > 1;
   const int64_t pixels = g.batch * g.in[0] * g.in[1] * g.in[2];
-  std::vector<int32_t> pixel_sums(row_sums != nullptr ? static_cast<size_t>(pixels) : 0);
-  if (row_sums != nullptr) {
+  std::vector<int32_t> pixel_sums(sum_pixels ? static_cast<size_t>(pixels) : 0);
+  if (sum_pixels) {
     at::parallel_for(0, pixels, 4096, [&](int64_t begin, int64_t end) {
       for (int64_t p = begin; p < end; ++p) {
-        const T* run = input + p * g.channels + first_channel;
-        int32_t sum = 0;
-        for (int64_t c = 0; c < group_channels; ++c) sum += static_cast<int32_t>(run[c]);
-        pixel_sums[p] = sum;
+        pixel_sums[p] = sum_values(input + p * g.channels + first_channel, group_channels);
       }
     });
   }
@@ -50,7 +62,11 @@ void gather_patches(const T* input, const PatchGeometry& g, int64_t first_channe
             }
             const int64_t pixel = ((b * g.in[0] + i0) * g.in[1] + i1) * g.in[2] + i2;
             std::memcpy(dst, input + pixel * g.channels + first_channel, run_bytes);
-            if (row_sums != nullptr) sum += pixel_sums[pixel];
+            if (sum_pixels) {
+              sum += pixel_sums[pixel];
+            } else if (row_sums != nullptr) {
+              sum += sum_values(dst, group_channels);
+            }
           }
         }
       }
