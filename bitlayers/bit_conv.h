@@ -122,7 +122,8 @@ class BitConvImpl : public torch::nn::Cloneable<BitConvImpl<D>>, public BitLayer
   BitConvOptions<D> options;
   /// Latent float32 weight [out, in/groups, *kernel] (empty once deployed).
   torch::Tensor weight;
-  /// Bias [out], or an empty tensor without bias.
+  /// Bias [out], or an empty tensor without bias. deploy() turns its requires_grad off; it stays
+  /// registered as a parameter (libtorch cannot unregister one), so state-dict keys stay.
   torch::Tensor bias;
   /// Canonical t2 packed weight [out, ceil(in/groups * prod(kernel) / 4)] and its scale ([1]
   /// or [out]); empty in training until the first eval forward.

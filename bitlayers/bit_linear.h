@@ -88,7 +88,8 @@ class BitLinearImpl : public torch::nn::Cloneable<BitLinearImpl>, public BitLaye
   BitLinearOptions options;
   /// Latent float32 weight [out, in] (empty once deployed).
   torch::Tensor weight;
-  /// Bias [out], or an empty tensor without bias. A buffer once deployed.
+  /// Bias [out], or an empty tensor without bias. deploy() turns its requires_grad off; it stays
+  /// registered as a parameter (libtorch cannot unregister one), so state-dict keys stay.
   torch::Tensor bias;
   /// Canonical t2 packed weight [out, ceil(in/4)] and its scale ([1] or [out]); empty in
   /// training until the first eval forward.
