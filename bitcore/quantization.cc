@@ -41,6 +41,33 @@ at::Tensor clipped_absmax(const at::Tensor& x, Granularity granularity, float ep
   return absmax.clamp_min(eps);
 }
 
+// The passes over a whole weight below are multiversioned: the build targets baseline x86-64,
+// whose 4-wide SSE2 leaves them compute-bound (a division per value), so gcc also emits AVX2
+// and AVX-512 clones and the loader picks one for this CPU. Every clone performs the same IEEE
+// operations in the same order (no FMA: -ffp-contract=off; sums in fixed lanes), so results do
+// not depend on the CPU.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define BITLAB_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define BITLAB_MULTIVERSION
+#endif
+
+// Sum of |x| over n values in 16 independent lanes, each a sequential sum in double, added in
+// a fixed order at the end: the same result whatever vector width runs it.
+BITLAB_MULTIVERSION
+double abs_sum(const float* x, int64_t n) {
+  constexpr int kLanes = 16;
+  double lanes[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int l = 0; l < kLanes; ++l) lanes[l] += static_cast<double>(std::fabs(x[i + l]));
+  }
+  double sum = 0.0;
+  for (int l = 0; l < kLanes; ++l) sum += lanes[l];
+  for (; i < n; ++i) sum += static_cast<double>(std::fabs(x[i]));
+  return sum;
+}
+
 // r = 127 / clipped as a true float32 division (ATen's `scalar / tensor` operator would take a
 // reciprocal and multiply, which rounds differently); activations are then multiplied by r.
 at::Tensor activation_ratio(const at::Tensor& clipped) {
@@ -53,12 +80,31 @@ at::Tensor weight_scale(const at::Tensor& weight, Granularity granularity, float
   check_floating("weight_scale", "weight", weight);
   check_min_rank("weight_scale", "weight", weight, 1);
   check_not_empty("weight_scale", "weight", weight);
-  // mean |W| as an L1 norm over the count: one reduction pass, no |W| temporary.
-  const at::Tensor w = as_float32(weight);
-  at::Tensor mean = granularity == Granularity::kPerChannel
-                        ? w.reshape({weight.size(0), -1}).norm(1, {1}) / (w.numel() / w.size(0))
-                        : w.norm(1).reshape({1}) / w.numel();
-  return mean.clamp_min(eps);
+  const at::Tensor w = as_float32(weight).contiguous();
+  const float* data = w.data_ptr<float>();
+  const int64_t rows = granularity == Granularity::kPerChannel ? weight.size(0) : 1;
+  const int64_t cols = w.numel() / rows;
+  // Sums of |W| over fixed chunks, added in chunk order: the same value whatever the thread
+  // count (and, with abs_sum's fixed lanes, whatever the CPU).
+  constexpr int64_t kChunk = int64_t{1} << 16;
+  const int64_t chunks_per_row = (cols + kChunk - 1) / kChunk;
+  std::vector<double> partial(static_cast<size_t>(rows * chunks_per_row));
+  parallel_for_columns(
+      rows * chunks_per_row, 1, num_threads(), kChunk, [&](int64_t begin, int64_t end) {
+        for (int64_t c = begin; c < end; ++c) {
+          const int64_t row = c / chunks_per_row;
+          const int64_t first = (c % chunks_per_row) * kChunk;
+          partial[c] = abs_sum(data + row * cols + first, std::min(kChunk, cols - first));
+        }
+      });
+  at::Tensor mean = at::empty({rows}, at::kFloat);
+  float* mean_data = mean.data_ptr<float>();
+  for (int64_t row = 0; row < rows; ++row) {
+    double sum = 0.0;
+    for (int64_t c = 0; c < chunks_per_row; ++c) sum += partial[row * chunks_per_row + c];
+    mean_data[row] = std::max(static_cast<float>(sum / static_cast<double>(cols)), eps);
+  }
+  return mean;
 }
 
 QuantizedTensor quantize_weight(const at::Tensor& weight, const BitQuantConfig& config) {
@@ -109,9 +155,26 @@ inline float round_half_even_small(float v) {
 // (std::fmin is a libm call that keeps the loop scalar).
 inline float clamp(float v, float limit) { return v < -limit ? -limit : (v > limit ? limit : v); }
 
+// out[i] = clamp(round_half_even(in[i] op factor), -limit, limit) * scale over n values, op
+// being / (divide) or *. Clamping to limit + 0.5 first keeps the rounding in range and changes
+// no result.
+BITLAB_MULTIVERSION
+void fake_quantize_span(const float* in, float* out, int64_t n, float factor, float scale,
+                        float limit, bool divide) {
+  const float bound = limit + 0.5f;
+  if (divide) {
+    for (int64_t i = 0; i < n; ++i) {
+      out[i] = clamp(round_half_even_small(clamp(in[i] / factor, bound)), limit) * scale;
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      out[i] = clamp(round_half_even_small(clamp(in[i] * factor, bound)), limit) * scale;
+    }
+  }
+}
+
 // out[i] = clamp(round_half_even(in[i] op factor[r]), -limit, limit) * scale[r] over the rows
-// of `in` (factor.numel() rows), op being / for weights and * for activations. Clamping to
-// limit + 0.5 first keeps the rounding in range and changes no result. The float operations
+// of `in` (factor.numel() rows), op being / for weights and * for activations. The float operations
 // are those of quantize-then-dequantize in the same order, so the output is bit for bit the
 // same, in one pass instead of six.
 // `reuse`, if given, is written instead of fresh memory when it fits.
@@ -133,19 +196,14 @@ at::Tensor fake_quantize_rows(const at::Tensor& in, const at::Tensor& factor,
   const float* f_data = f.data_ptr<float>();
   const float* s_data = s.data_ptr<float>();
   float* out_data = out.data_ptr<float>();
-  const float bound = limit + 0.5f;
   // Split the elements, not the rows: a per-tensor scale is one row of everything.
   parallel_for_columns(numel, 4096, num_threads(), 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end;) {
       const int64_t r = i / cols;
       const int64_t row_end = std::min(end, (r + 1) * cols);
-      const float fr = f_data[r];
-      const float sr = s_data[r];
-      for (; i < row_end; ++i) {
-        float v = kDivide ? in_data[i] / fr : in_data[i] * fr;
-        v = round_half_even_small(clamp(v, bound));
-        out_data[i] = clamp(v, limit) * sr;
-      }
+      fake_quantize_span(in_data + i, out_data + i, row_end - i, f_data[r], s_data[r], limit,
+                         kDivide);
+      i = row_end;
     }
   });
   return out;

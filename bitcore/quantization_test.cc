@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/allclose.h>
 #include <ATen/ops/equal.h>
@@ -52,6 +53,23 @@ TEST(WeightScaleTest, PerChannelIsAbsMeanPerOutputRow) {
   const at::Tensor gc = weight_scale(conv, Granularity::kPerChannel, 1e-5f);
   EXPECT_EQ(gc.sizes(), (std::vector<int64_t>{5}));
   EXPECT_TRUE(at::allclose(gc, conv.abs().reshape({5, -1}).mean(1)));
+}
+
+TEST(WeightScaleTest, IsTheAbsMeanForAnySizeAndThreadCount) {
+  at::manual_seed(3);
+  for (int64_t cols : {1, 15, 16, 17, 100, 70000, 200003}) {
+    const at::Tensor w = at::randn({3, cols});
+    const at::Tensor expected = w.to(at::kDouble).abs().mean(1).to(at::kFloat);
+    const at::Tensor per_channel = weight_scale(w, Granularity::kPerChannel, 1e-5f);
+    EXPECT_TRUE(at::allclose(per_channel, expected, 1e-6, 0)) << cols;
+    const at::Tensor per_tensor = weight_scale(w, Granularity::kPerTensor, 1e-5f);
+    EXPECT_TRUE(at::allclose(per_tensor, w.to(at::kDouble).abs().mean().to(at::kFloat), 1e-6, 0));
+    // Chunked sums are added in a fixed order: the thread count cannot change a bit.
+    const int threads = at::get_num_threads();
+    at::set_num_threads(1);
+    EXPECT_TRUE(at::equal(weight_scale(w, Granularity::kPerTensor, 1e-5f), per_tensor)) << cols;
+    at::set_num_threads(threads);
+  }
 }
 
 TEST(WeightScaleTest, EpsIsTheFloor) {
