@@ -86,7 +86,8 @@ class FakeQuantLinearFunction : public torch::autograd::Function<FakeQuantLinear
 // y [M, N] = q @ W^T * s * g + b on the kernel `weights` were packed for; q is contiguous int8
 // [M, K]. row_sums may be null (the kernel then computes them if it needs them).
 at::Tensor run_int8_gemm(const at::Tensor& q, const at::Tensor& x_scale, const int32_t* row_sums,
-                         const KernelWeights& weights, const at::Tensor& bias) {
+                         const KernelWeights& weights, const at::Tensor& bias,
+                         at::Tensor y = at::Tensor()) {
   const BitKernel& kernel = *weights.kernel;
   const int64_t m = q.size(0);
   const int64_t n = weights.out_features;
@@ -104,7 +105,7 @@ at::Tensor run_int8_gemm(const at::Tensor& q, const at::Tensor& x_scale, const i
   args.w_scale_per_channel = weights.scale.size(0) > 1;
   args.bias = bias_c.defined() ? bias_c.data_ptr<float>() : nullptr;
   args.x_row_sums = row_sums;
-  at::Tensor y = at::empty({m, n}, at::kFloat);
+  if (!y.defined()) y = at::empty({m, n}, at::kFloat);
   float* out = y.data_ptr<float>();
   parallel_for_columns(n, kernel.n_block(), num_threads(), m * k, [&](int64_t begin, int64_t end) {
     kernel.int8_gemm(args, begin, end, out);
@@ -234,7 +235,7 @@ at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, con
 
 at::Tensor forward_packed_int8(const at::Tensor& q_rows, const at::Tensor& x_scale,
                                const KernelWeights& weights, const at::Tensor& bias,
-                               const at::Tensor& row_sums) {
+                               const at::Tensor& row_sums, const at::Tensor& out) {
   const char* function = "bitlinear::forward_packed_int8";
   if (weights.kernel == nullptr) {
     throw BitLabError(absl::StrCat(function, ": weights were not packed for a kernel"));
@@ -261,7 +262,16 @@ at::Tensor forward_packed_int8(const at::Tensor& q_rows, const at::Tensor& x_sca
     }
     sums = row_sums.data_ptr<int32_t>();
   }
-  return run_int8_gemm(q_rows.contiguous(), x_scale.contiguous(), sums, weights, bias);
+  if (out.defined()) {
+    check_dtype(function, "out", out, at::kFloat);
+    if (out.dim() != 2 || out.size(0) != q_rows.size(0) || out.size(1) != weights.out_features ||
+        !out.is_contiguous()) {
+      throw ShapeError(absl::StrCat(function, ": out has shape ", shape_string(out),
+                                    ", expected a contiguous [", q_rows.size(0), ", ",
+                                    weights.out_features, "]"));
+    }
+  }
+  return run_int8_gemm(q_rows.contiguous(), x_scale.contiguous(), sums, weights, bias, out);
 }
 
 at::Tensor forward_prepared(const at::Tensor& x, const PreparedWeights& prepared,

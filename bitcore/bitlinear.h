@@ -77,10 +77,11 @@ void quantize_activations(const BitKernel& kernel, const float* x, int64_t m, in
 /// float32 scales x_scale ([1] for all rows or [M], one per row): y = acc * s * g + b, [M, N].
 /// For callers that quantize before rearranging, as convolutions do before im2col.
 /// `row_sums` (int32 [M], the sum of each row of q_rows) is optional: callers that can get
-/// them cheaply save the kernel a pass over q_rows.
+/// them cheaply save the kernel a pass over q_rows. `out`, if given (a contiguous float32
+/// [M, N]), receives y and is returned, for callers that fill one output in pieces.
 at::Tensor forward_packed_int8(const at::Tensor& q_rows, const at::Tensor& x_scale,
                                const KernelWeights& weights, const at::Tensor& bias,
-                               const at::Tensor& row_sums = {});
+                               const at::Tensor& row_sums = {}, const at::Tensor& out = {});
 
 /// Eval forward on prepared weights, with the kernel the registry picks for `config`.
 at::Tensor forward_prepared(const at::Tensor& x, const PreparedWeights& prepared,

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include <ATen/Parallel.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/constant_pad_nd.h>
 #include <ATen/ops/convolution.h>
@@ -68,10 +69,10 @@ class StraightThroughFakeQuant : public torch::autograd::Function<StraightThroug
   }
 };
 
-// Patch rows are large (batch 32 of ResNet-18's first stage: 57 MB), and freshly mapped
-// memory costs a page fault per 4 KB, so each thread keeps its quantized input and patch
-// buffers between calls. Only the calling thread writes them; the kernel's threads read them
-// during the call.
+// The quantized input can be large (batch 32 of ResNet-18's first stage: 6 MB) and freshly
+// mapped memory costs a page fault per 4 KB, so each thread keeps its quantized input and
+// patch-chunk buffers between calls. Only the owning thread writes them; other threads read
+// them only during the call.
 enum WorkspaceSlot { kQuantizedInput = 0, kPatches = 1 };
 
 at::Tensor thread_workspace(WorkspaceSlot slot, at::IntArrayRef shape, at::ScalarType dtype) {
@@ -401,26 +402,60 @@ torch::Tensor BitConvImpl<D>::forward_packed(const torch::Tensor& x) {
   }
   const int64_t channels_per_group = options.in_channels() / groups;
   const int64_t out_per_group = out / groups;
-  torch::Tensor patches = thread_workspace(
-      kPatches, {rows, geometry.kernel_positions() * channels_per_group}, values.scalar_type());
-  torch::Tensor row_sums = int8 ? at::empty({rows}, at::kInt) : torch::Tensor();
+  const int64_t row_length = geometry.kernel_positions() * channels_per_group;
+  // The patch matrix goes through the product in chunks of about 512 KB, which stay in L2
+  // from the gather to the product's last column block; gathered whole, it would be written
+  // to memory and read back once per column block (57 MB at batch 32 of ResNet-18's first
+  // stage).
+  constexpr int64_t kChunkBytes = int64_t{1} << 19;
+  const int64_t chunk_rows = std::max<int64_t>(
+      8, kChunkBytes / std::max<int64_t>(1, row_length * values.element_size()) / 8 * 8);
+  const int64_t chunks = (rows + chunk_rows - 1) / chunk_rows;
   std::vector<torch::Tensor> group_outputs;
   for (int64_t g = 0; g < groups; ++g) {
-    if (int8) {
-      internal::gather_patches(values.data_ptr<int8_t>(), geometry, g * channels_per_group,
-                               channels_per_group, patches.data_ptr<int8_t>(),
-                               row_sums.data_ptr<int32_t>());
-    } else {
-      internal::gather_patches(values.data_ptr<float>(), geometry, g * channels_per_group,
-                               channels_per_group, patches.data_ptr<float>(),
-                               /*row_sums=*/nullptr);
+    const int64_t first_channel = g * channels_per_group;
+    std::vector<int32_t> pixel_sums;
+    if (int8 && geometry.kernel_positions() > 1) {
+      pixel_sums = internal::pixel_channel_sums(values.data_ptr<int8_t>(), geometry, first_channel,
+                                                channels_per_group);
     }
     const torch::Tensor group_bias =
         bias.defined() ? bias.narrow(0, g * out_per_group, out_per_group) : torch::Tensor();
-    group_outputs.push_back(
-        int8 ? bitlinear::forward_packed_int8(patches, row_scale, group_weights_[g], group_bias,
-                                              row_sums)
-             : bitlinear::forward_packed(patches, group_weights_[g], group_bias, config));
+    torch::Tensor group_y = at::empty({rows, out_per_group}, at::kFloat);
+    // Gathers chunk c's patches into this thread's buffer and multiplies them.
+    auto run_chunk = [&](int64_t c) {
+      const int64_t row0 = c * chunk_rows;
+      const int64_t n_rows = std::min(chunk_rows, rows - row0);
+      const torch::Tensor chunk =
+          thread_workspace(kPatches, {n_rows, row_length}, values.scalar_type());
+      const torch::Tensor chunk_y = group_y.narrow(0, row0, n_rows);
+      if (int8) {
+        const torch::Tensor row_sums = at::empty({n_rows}, at::kInt);
+        internal::gather_patches(values.data_ptr<int8_t>(), geometry, first_channel,
+                                 channels_per_group, row0, row0 + n_rows, chunk.data_ptr<int8_t>(),
+                                 pixel_sums.empty() ? nullptr : pixel_sums.data(),
+                                 row_sums.data_ptr<int32_t>());
+        bitlinear::forward_packed_int8(
+            chunk, row_scale.size(0) == 1 ? row_scale : row_scale.narrow(0, row0, n_rows),
+            group_weights_[g], group_bias, row_sums, chunk_y);
+      } else {
+        internal::gather_patches(values.data_ptr<float>(), geometry, first_channel,
+                                 channels_per_group, row0, row0 + n_rows, chunk.data_ptr<float>(),
+                                 /*pixel_sums=*/nullptr, /*row_sums=*/nullptr);
+        chunk_y.copy_(bitlinear::forward_packed(chunk, group_weights_[g], group_bias, config));
+      }
+    };
+    // With chunks to spare, each thread takes whole chunks (its patches stay in its own L2,
+    // and threads meet once per layer); with few, the chunks run one after another and the
+    // gather and the product split their work among the threads inside.
+    if (chunks >= 4 * at::get_num_threads()) {
+      at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t c = begin; c < end; ++c) run_chunk(c);
+      });
+    } else {
+      for (int64_t c = 0; c < chunks; ++c) run_chunk(c);
+    }
+    group_outputs.push_back(group_y);
   }
   const torch::Tensor y = groups == 1 ? group_outputs[0] : at::cat(group_outputs, 1);
   // The product is channels last already: a channels-last input gets it as it is (what

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include <ATen/Parallel.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/nn/modules/conv.h>
@@ -68,6 +69,34 @@ TEST(BitConvTest, Conv2dModesAgreeAcrossOptions) {
       expect_modes_agree(layer, x, std::string(c.name) + " " + config);
     }
   }
+}
+
+TEST(BitConvTest, LargeInputsGoThroughThePatchesInChunks) {
+  // 2 x 110 x 100 = 22000 patch rows of 36 bytes: more than one 512 KB chunk.
+  torch::manual_seed(12);
+  for (const char* config : {"ai8pc_wpt", "ai8pt_wpc", "af32_wpt"}) {
+    for (int64_t groups : {1, 2}) {
+      expect_modes_agree(
+          BitConv2d(
+              BitConv2dOptions(4, 16, 3).padding(1).groups(groups).quant_config(quant(config))),
+          torch::randn({2, 4, 110, 100}),
+          std::string("chunked ") + config + " groups " + std::to_string(groups));
+    }
+  }
+}
+
+TEST(BitConvTest, ManyChunksAreSharedAmongThreads) {
+  // 2 x 64 x 64 = 8192 rows of 576 bytes: 9 chunks, enough for each of 2 threads to take
+  // whole chunks.
+  torch::manual_seed(13);
+  const int threads = at::get_num_threads();
+  at::set_num_threads(2);
+  for (const char* config : {"ai8pc_wpc", "ai8pt_wpt"}) {
+    expect_modes_agree(
+        BitConv2d(BitConv2dOptions(64, 32, 3).padding(1).quant_config(quant(config))),
+        torch::randn({2, 64, 64, 64}), std::string("many chunks ") + config);
+  }
+  at::set_num_threads(threads);
 }
 
 TEST(BitConvTest, Conv1dAnd3dModesAgree) {

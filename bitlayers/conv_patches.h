@@ -9,6 +9,7 @@
 #define BITLAB_BITLAYERS_CONV_PATCHES_H_
 
 #include <cstdint>
+#include <vector>
 
 namespace bitlab {
 namespace internal {
@@ -29,14 +30,25 @@ struct PatchGeometry {
   int64_t kernel_positions() const { return kernel[0] * kernel[1] * kernel[2]; }
 };
 
-/// input: [batch, in[0], in[1], in[2], channels], dense. rows: [batch * positions(),
-/// kernel_positions() * group_channels] for the channels [first_channel, first_channel +
-/// group_channels). `row_sums`, if not null ([batch * positions()]), gets each row's sum for
-/// the integer kernels, at the cost of one pass over the input rather than over the rows,
-/// which are prod(kernel) times larger. Runs on libtorch's thread pool. T is int8_t or float.
+/// Each input pixel's sum over the channels [first_channel, first_channel + group_channels):
+/// [batch * in[0] * in[1] * in[2]] values. Where patches overlap, a row's sum is the sum of
+/// the pixel sums its patch covers, which costs one pass over the input instead of one over
+/// the prod(kernel) times larger rows.
+std::vector<int32_t> pixel_channel_sums(const int8_t* input, const PatchGeometry& geometry,
+                                        int64_t first_channel, int64_t group_channels);
+
+/// input: [batch, in[0], in[1], in[2], channels], dense. Writes the patch rows [row_begin,
+/// row_end) of the [batch * positions(), kernel_positions() * group_channels] patch matrix
+/// for the channels [first_channel, first_channel + group_channels) to `rows` (row_begin
+/// first), so a caller can work through the matrix in cache-sized chunks without ever
+/// holding all of it. `row_sums`, if not null, gets each written row's sum for the integer
+/// kernels, from `pixel_sums` (pixel_channel_sums) if given, else summed as the values are
+/// copied (the better choice for 1x1 kernels, whose rows are single pixels). Runs on
+/// libtorch's thread pool. T is int8_t or float.
 template <typename T>
 void gather_patches(const T* input, const PatchGeometry& geometry, int64_t first_channel,
-                    int64_t group_channels, T* rows, int32_t* row_sums);
+                    int64_t group_channels, int64_t row_begin, int64_t row_end, T* rows,
+                    const int32_t* pixel_sums, int32_t* row_sums);
 
 }  // namespace internal
 }  // namespace bitlab
