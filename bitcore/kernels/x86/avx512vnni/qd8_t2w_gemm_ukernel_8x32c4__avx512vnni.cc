@@ -36,9 +36,11 @@ void unpack_codes(const Qd8BlockedArgs& a, int64_t n0) {
   }
 }
 
-// Groups of 4 k per cache block: 128 groups keep a block's codes (2 x 8 KB) and an 8-row
-// activation tile (4 KB) in L1 while every row tile of the batch passes over them.
-constexpr int64_t kGroupsPerBlock = 128;
+// At most this many groups of 4 k per cache block: 192 groups keep a block's codes (2 x 12 KB)
+// and an 8-row activation tile (6 KB) in a 48 KB L1 while every row tile of the batch passes
+// over them. Blocks are balanced (K = 576 is one block of 144 groups, not 128 and 16), so no
+// short tail block pays the partial sums' trip through memory for little work.
+constexpr int64_t kMaxGroupsPerBlock = 192;
 
 // Rows row0..row0+MR of columns n0..n0+16*NB over k groups [g_begin, g_end). Partial sums
 // carry between k blocks in `partial` (MR x 32 int32 per tile); the last block rescales.
@@ -89,8 +91,10 @@ void gemm_columns(const Qd8BlockedArgs& a, int64_t n0) {
                                          gemm_tile<6, NB>, gemm_tile<7, NB>};
   unpack_codes<NB>(a, n0);
   const int64_t groups = a.k_blocks * 4;
-  for (int64_t g = 0; g < groups; g += kGroupsPerBlock) {
-    const int64_t g_end = g + kGroupsPerBlock < groups ? g + kGroupsPerBlock : groups;
+  const int64_t blocks = (groups + kMaxGroupsPerBlock - 1) / kMaxGroupsPerBlock;
+  const int64_t groups_per_block = (groups + blocks - 1) / blocks;
+  for (int64_t g = 0; g < groups; g += groups_per_block) {
+    const int64_t g_end = g + groups_per_block < groups ? g + groups_per_block : groups;
     int64_t row = 0;
     for (; row + 8 <= a.m; row += 8) gemm_tile<8, NB>(a, row, n0, g, g_end);
     if (row < a.m) kTailTiles[a.m - row](a, row, n0, g, g_end);
