@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs everything BitLab needs to build and test, from Debian's packages.
-# Idempotent and non-interactive; run as root. A second run only checks.
+# Installs everything BitLab needs to build and test: Debian's packages, and the Python
+# packages (from PyPI, into one virtual environment) that tests use to check BitLab's files
+# with their real consumers. Idempotent and non-interactive; run as root. A second run only
+# checks.
 set -euo pipefail
 
 PACKAGES=(
@@ -17,7 +19,12 @@ PACKAGES=(
   dataset-fashion-mnist
   pkg-config
   clang-format
+  python3-venv
 )
+
+# Test-time Python cross-checks look for this interpreter (see bitcore/io/BUILD).
+VENV=/opt/bitlab/venv
+PY_PACKAGES=(numpy==1.26.4 safetensors==0.4.5)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -27,12 +34,20 @@ for p in "${PACKAGES[@]}"; do
 done
 
 if ((${#missing[@]} == 0)); then
-  echo "setup.sh: all ${#PACKAGES[@]} packages present"
-  exit 0
+  echo "setup.sh: all ${#PACKAGES[@]} Debian packages present"
+else
+  echo "setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "setup.sh: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if "$VENV/bin/python" -c "import numpy, safetensors" 2>/dev/null; then
+  echo "setup.sh: Python test packages present in $VENV"
+else
+  echo "setup.sh: installing ${PY_PACKAGES[*]} into $VENV"
+  mkdir -p "$(dirname "$VENV")"
+  /usr/bin/python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
+fi
 echo "setup.sh: done"
