@@ -120,19 +120,62 @@ void quantize_activations(const BitKernel& kernel, const float* x, int64_t m, in
                           int32_t* row_sums) {
   if (m <= 0) return;
   const bool per_token = config.activation_granularity == Granularity::kPerChannel;
-  // Rows of about 16 K values per task: one small row each would cost more in scheduling.
+  // About 16 K values per task: smaller pieces would cost more in scheduling than they save.
   constexpr int64_t kValuesPerTask = 16384;
-  if (!per_token || m == 1 || m * k < 4 * kValuesPerTask || at::in_parallel_region()) {
+  if (m * k < 4 * kValuesPerTask || at::in_parallel_region() || num_threads() == 1) {
     kernel.quantize_activations(x, m, k, config.activation_granularity, config.eps, q, scales,
                                 row_sums);
     return;
   }
-  const int64_t rows_per_task = std::max<int64_t>(1, kValuesPerTask / std::max<int64_t>(k, 1));
-  at::parallel_for(0, m, rows_per_task, [&](int64_t begin, int64_t end) {
-    kernel.quantize_activations(x + begin * k, end - begin, k, Granularity::kPerChannel, config.eps,
-                                q + begin * k, scales + begin,
-                                row_sums == nullptr ? nullptr : row_sums + begin);
+  if (per_token && m > 1) {
+    // A scale per row: rows are independent.
+    const int64_t rows_per_task = std::max<int64_t>(1, kValuesPerTask / std::max<int64_t>(k, 1));
+    at::parallel_for(0, m, rows_per_task, [&](int64_t begin, int64_t end) {
+      kernel.quantize_activations(x + begin * k, end - begin, k, Granularity::kPerChannel,
+                                  config.eps, q + begin * k, scales + begin,
+                                  row_sums == nullptr ? nullptr : row_sums + begin);
+    });
+    return;
+  }
+  // One scale for everything (per tensor, or one row, as a convolution's single sample):
+  // the absmax of pieces taken in parallel, then the pieces quantized with it. A max does not
+  // depend on the order it is taken in, each value is quantized on its own and the sums are
+  // integers, so the bits are those of the kernel's serial quantize_activations.
+  const ActivationQuantizer quantizer = kernel.activation_quantizer();
+  const int64_t pieces_per_row = (k + kValuesPerTask - 1) / kValuesPerTask;
+  const int64_t pieces = m * pieces_per_row;
+  auto piece_span = [&](int64_t piece, int64_t* offset, int64_t* count) {
+    const int64_t row = piece / pieces_per_row;
+    const int64_t first = (piece % pieces_per_row) * kValuesPerTask;
+    *offset = row * k + first;
+    *count = std::min(kValuesPerTask, k - first);
+  };
+  std::vector<float> piece_absmax(static_cast<size_t>(pieces));
+  at::parallel_for(0, pieces, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      int64_t offset = 0, count = 0;
+      piece_span(p, &offset, &count);
+      piece_absmax[p] = quantizer.absmax(x + offset, count);
+    }
   });
+  const float absmax = *std::max_element(piece_absmax.begin(), piece_absmax.end());
+  std::vector<int32_t> piece_sums(static_cast<size_t>(pieces), 0);
+  at::parallel_for(0, pieces, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      int64_t offset = 0, count = 0;
+      piece_span(p, &offset, &count);
+      const float scale =
+          quantizer.quantize_row(x + offset, count, absmax, config.eps, q + offset, &piece_sums[p]);
+      if (p == 0) scales[0] = scale;
+    }
+  });
+  if (row_sums != nullptr) {
+    for (int64_t row = 0; row < m; ++row) {
+      int32_t sum = 0;
+      for (int64_t p = 0; p < pieces_per_row; ++p) sum += piece_sums[row * pieces_per_row + p];
+      row_sums[row] = sum;
+    }
+  }
 }
 
 PreparedWeights prepare_weights(const at::Tensor& weight, const BitQuantConfig& config) {

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/allclose.h>
 #include <ATen/ops/empty.h>
@@ -172,11 +173,20 @@ std::string shape_error(Fn fn) {
 
 TEST(BitLinearTest, ThreadedQuantizationMatchesTheContract) {
   at::manual_seed(11);
+  const int threads = at::get_num_threads();
+  at::set_num_threads(2);  // the threaded paths run whatever this machine's default
   const BitKernel& kernel = KernelRegistry::get_kernel_for_config(BitQuantConfig());
-  for (const char* config_name : {"ai8pc_wpt", "ai8pt_wpt"}) {
+  struct Case {
+    const char* config;
+    int64_t m, k;
+  };
+  // Enough values to split: rows among threads (per token), or pieces of one scale's values.
+  for (const Case& c : {Case{"ai8pc_wpt", 96, 3000}, Case{"ai8pt_wpt", 96, 3000},
+                        Case{"ai8pc_wpt", 1, 200003}, Case{"ai8pt_wpt", 3, 70001}}) {
+    const char* config_name = c.config;
     const BitQuantConfig config = BitQuantConfig::from_string(config_name);
-    const int64_t m = 96;  // enough values that per-token rows are split among threads
-    const int64_t k = 3000;
+    const int64_t m = c.m;
+    const int64_t k = c.k;
     const at::Tensor x = at::randn({m, k}) * at::randn({m, 1});
     at::Tensor q = at::empty({m, k}, at::kChar);
     const bool per_token = config.activation_granularity == Granularity::kPerChannel;
@@ -189,6 +199,7 @@ TEST(BitLinearTest, ThreadedQuantizationMatchesTheContract) {
     EXPECT_TRUE(at::equal(scales, expected.scale.reshape({-1}))) << config_name;
     EXPECT_TRUE(at::equal(sums, q.sum(1, false, at::kInt))) << config_name;
   }
+  at::set_num_threads(threads);
 }
 
 TEST(BitLinearTest, BadInputIsNamed) {

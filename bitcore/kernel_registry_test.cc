@@ -39,9 +39,8 @@ class GatedKernel final : public BitKernel {
   void pack_weights(const uint8_t* t2, int64_t n, int64_t k, uint8_t* packed) const override {
     reference_kernel().pack_weights(t2, n, k, packed);
   }
-  void quantize_activations(const float* x, int64_t m, int64_t k, Granularity g, float eps,
-                            int8_t* q, float* scales, int32_t* row_sums) const override {
-    reference_kernel().quantize_activations(x, m, k, g, eps, q, scales, row_sums);
+  ActivationQuantizer activation_quantizer() const override {
+    return reference_kernel().activation_quantizer();
   }
   void int8_accumulate(const Int8GemmArgs& args, int32_t* acc) const override {
     reference_kernel().int8_accumulate(args, acc);

@@ -26,9 +26,16 @@
 #include <cstdint>
 #include <string>
 
+#include "bitcore/kernels/quantize_rows.h"
 #include "bitcore/quant_config.h"
 
 namespace bitlab {
+
+/// A kernel's activation quantization loops (quantize_rows.h).
+struct ActivationQuantizer {
+  internal::AbsmaxFn absmax = nullptr;
+  internal::QuantizeRowFn quantize_row = nullptr;
+};
 
 /// y = (q_x @ q_w^T) * s_x * g + b with int8 activations. All arrays are dense, row-major.
 struct Int8GemmArgs {
@@ -86,13 +93,23 @@ class BitKernel {
   /// Repacks canonical t2 weights (n rows of t2_row_bytes(k) bytes) into this layout.
   virtual void pack_weights(const uint8_t* t2, int64_t n, int64_t k, uint8_t* packed) const = 0;
 
+  /// The two inner loops of this kernel's activation quantization (an absmax and the
+  /// quantization of a run of values with a given absmax; see quantize_rows.h). Callers that
+  /// split one tensor's quantization among threads use them directly: the absmax of the parts
+  /// is the absmax of the whole, and each value is quantized on its own, so the bits are those
+  /// of quantize_activations.
+  virtual ActivationQuantizer activation_quantizer() const = 0;
+
   /// Quantizes m x k activations to int8 per the numerics contract: one absmax scale for all
   /// of x (per tensor; `scales` gets 1 value) or one per row (per channel; `scales` gets m).
   /// `row_sums`, if not null, gets the sum of each quantized row (m values), which the integer
   /// kernels' offset trick needs; computing it here saves a second pass over q.
-  virtual void quantize_activations(const float* x, int64_t m, int64_t k, Granularity granularity,
-                                    float eps, int8_t* q, float* scales,
-                                    int32_t* row_sums) const = 0;
+  void quantize_activations(const float* x, int64_t m, int64_t k, Granularity granularity,
+                            float eps, int8_t* q, float* scales, int32_t* row_sums) const {
+    const ActivationQuantizer quantizer = activation_quantizer();
+    internal::quantize_rows(x, m, k, granularity == Granularity::kPerChannel, eps, q, scales,
+                            row_sums, quantizer.absmax, quantizer.quantize_row);
+  }
   /// acc (m x n) = q_x @ q_w^T, exact int32. Scales and bias in `args` are ignored.
   virtual void int8_accumulate(const Int8GemmArgs& args, int32_t* acc) const = 0;
   /// y = acc * s_x * g + b for the output columns [n_begin, n_end) of the m x n output y (row

@@ -24,11 +24,8 @@ class ReferenceKernel final : public BitKernel {
     std::memcpy(packed, t2, static_cast<size_t>(t2_packed_bytes(n, k)));
   }
 
-  void quantize_activations(const float* x, int64_t m, int64_t k, Granularity granularity,
-                            float eps, int8_t* q, float* scales, int32_t* row_sums) const override {
-    internal::quantize_rows(x, m, k, granularity == Granularity::kPerChannel, eps, q, scales,
-                            row_sums, internal::f32_absmax_ukernel__scalar,
-                            internal::f32_qd8_quantize_row_ukernel__scalar);
+  ActivationQuantizer activation_quantizer() const override {
+    return {internal::f32_absmax_ukernel__scalar, internal::f32_qd8_quantize_row_ukernel__scalar};
   }
   void int8_accumulate(const Int8GemmArgs& args, int32_t* acc) const override {
     internal::qd8_t2w_gemm_ukernel_1x1c1__scalar(args, 0, args.n, acc, nullptr);

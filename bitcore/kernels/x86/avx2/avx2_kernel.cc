@@ -62,11 +62,8 @@ class Avx2Kernel final : public BitKernel {
     internal::pack_blocked_t2(t2, n, k, kColumnBlock, packed);
   }
 
-  void quantize_activations(const float* x, int64_t m, int64_t k, Granularity granularity,
-                            float eps, int8_t* q, float* scales, int32_t* row_sums) const override {
-    internal::quantize_rows(x, m, k, granularity == Granularity::kPerChannel, eps, q, scales,
-                            row_sums, internal::f32_absmax_ukernel__avx2,
-                            internal::f32_qd8_quantize_row_ukernel__avx2);
+  ActivationQuantizer activation_quantizer() const override {
+    return {internal::f32_absmax_ukernel__avx2, internal::f32_qd8_quantize_row_ukernel__avx2};
   }
 
   void int8_accumulate(const Int8GemmArgs& args, int32_t* acc) const override {
