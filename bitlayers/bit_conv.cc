@@ -153,8 +153,7 @@ void BitConvImpl<D>::reset() {
   }
   options.quant_config().validate();
 
-  packed_weight_version_ = -1;
-  packed_weight_data_ = nullptr;
+  packed_tracker_ = internal::PackedWeightTracker();
   group_weights_.clear();
   direct_weight_ = torch::Tensor();
   kernel_source_data_ = nullptr;
@@ -183,7 +182,7 @@ void BitConvImpl<D>::reset_parameters() {
     const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
     torch::nn::init::uniform_(bias, -bound, bound);
   }
-  packed_weight_version_ = -1;
+  packed_tracker_.invalidate();
 }
 
 template <size_t D>
@@ -475,19 +474,13 @@ void BitConvImpl<D>::refresh_packed_weights() {
   const int64_t per_group_inputs = options.in_channels() / groups * product(options.kernel_size());
   if (!is_deployed()) {
     // As BitLinear: stale after training, an in-place change in eval mode, or a new storage.
-    const bool stale = qweight.numel() == 0 || weight._version() != packed_weight_version_ ||
-                       weight.data_ptr() != packed_weight_data_ ||
-                       config.weight_granularity != packed_config_.weight_granularity ||
-                       config.eps != packed_config_.eps;
-    if (stale) {
+    if (packed_tracker_.stale(weight, qweight, config)) {
       bitlinear::PreparedWeights prepared =
           bitlinear::prepare_weights(weight.reshape({out, -1}), config);
       torch::NoGradGuard no_grad;
       qweight.set_data(prepared.qweight);
       qweight_scale.set_data(prepared.qweight_scale);
-      packed_weight_version_ = weight._version();
-      packed_weight_data_ = weight.data_ptr();
-      packed_config_ = config;
+      packed_tracker_.mark_packed(weight, config);
       kernel_source_data_ = nullptr;
     }
   }
@@ -536,7 +529,7 @@ void BitConvImpl<D>::train(bool on) {
                      "layer was deployed; train a copy made before deploy() instead"));
   }
   // As BitLinear: optimizers update through .data(), which leaves the version counter alone.
-  if (!on && this->is_training()) packed_weight_version_ = -1;
+  if (!on && this->is_training()) packed_tracker_.invalidate();
   torch::nn::Module::train(on);
 }
 
@@ -544,7 +537,7 @@ template <size_t D>
 void BitConvImpl<D>::deploy() {
   if (is_deployed()) return;
   // Always repack: optimizer steps since the last eval forward leave the version counter alone.
-  packed_weight_version_ = -1;
+  packed_tracker_.invalidate();
   torch::nn::Module::train(false);
   refresh_packed_weights();
   torch::NoGradGuard no_grad;

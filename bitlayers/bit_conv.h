@@ -40,6 +40,7 @@
 #include "bitcore/quant_config.h"
 #include "bitlayers/bit_layer.h"
 #include "bitlayers/bit_linear.h"
+#include "bitlayers/packed_weight_tracker.h"
 
 namespace bitlab {
 
@@ -141,9 +142,8 @@ class BitConvImpl : public torch::nn::Cloneable<BitConvImpl<D>>, public BitLayer
   torch::Tensor forward_packed(const torch::Tensor& input);
   void refresh_packed_weights();
 
-  int64_t packed_weight_version_ = -1;
-  const void* packed_weight_data_ = nullptr;
-  BitQuantConfig packed_config_;  // the weight quantization settings qweight was packed with
+  // Whether qweight is still that of weight.
+  internal::PackedWeightTracker packed_tracker_;
   // One kernel-packed weight per group (im2col path), or the ternary weight as float32
   // integers for the direct path; rebuilt when qweight changes.
   std::vector<bitlinear::KernelWeights> group_weights_;

@@ -39,10 +39,6 @@ class FakeQuantTableFunction : public torch::autograd::Function<FakeQuantTableFu
   }
 };
 
-bool same_weight_quantization(const BitQuantConfig& a, const BitQuantConfig& b) {
-  return a.weight_granularity == b.weight_granularity && a.eps == b.eps;
-}
-
 }  // namespace
 
 BitEmbeddingOptions BitEmbeddingOptions::from_torch(const torch::nn::EmbeddingOptions& options) {
@@ -95,8 +91,7 @@ void BitEmbeddingImpl::reset() {
   if (pad >= 0) options.padding_idx(pad);
   check_norm_options();
   options.quant_config().validate();
-  packed_weight_version_ = -1;
-  packed_weight_data_ = nullptr;
+  packed_tracker_ = internal::PackedWeightTracker();
   // Every name is registered whatever the options, so state-dict keys never depend on them.
   weight = register_parameter("weight",
                               torch::empty({options.num_embeddings(), options.embedding_dim()}));
@@ -110,7 +105,7 @@ void BitEmbeddingImpl::reset_parameters() {
   torch::nn::init::normal_(weight);
   const int64_t pad = padding_row();
   if (pad >= 0) weight[pad].fill_(0);
-  packed_weight_version_ = -1;
+  packed_tracker_.invalidate();
 }
 
 void BitEmbeddingImpl::pretty_print(std::ostream& stream) const {
@@ -212,10 +207,7 @@ void BitEmbeddingImpl::refresh_packed_weights() {
   // Stale after training (train(false) resets the version), after an in-place change made in
   // eval mode (copy_ moves the version counter), after set_data() swapped the storage, or after
   // the weight quantization settings changed.
-  const bool stale = qweight.numel() == 0 || weight._version() != packed_weight_version_ ||
-                     weight.data_ptr() != packed_weight_data_ ||
-                     !same_weight_quantization(config, packed_config_);
-  if (!stale) return;
+  if (!packed_tracker_.stale(weight, qweight, config)) return;
   check_dtype("BitEmbedding", "weight", weight, torch::kFloat);
   if (weight.dim() != 2 || weight.size(0) != options.num_embeddings() ||
       weight.size(1) != options.embedding_dim()) {
@@ -227,9 +219,7 @@ void BitEmbeddingImpl::refresh_packed_weights() {
   QuantizedTensor q = quantize_weight(weight.detach().cpu(), config);
   qweight.set_data(pack_t2(q.values));
   qweight_scale.set_data(q.scale);
-  packed_weight_version_ = weight._version();
-  packed_weight_data_ = weight.data_ptr();
-  packed_config_ = config;
+  packed_tracker_.mark_packed(weight, config);
 }
 
 torch::Tensor BitEmbeddingImpl::lookup_packed(const torch::Tensor& indices) const {
@@ -265,7 +255,7 @@ void BitEmbeddingImpl::train(bool on) {
   }
   // Leaving training marks the packed table stale. The version counter cannot be relied on
   // for this: libtorch's optimizers update parameters through .data(), which does not bump it.
-  if (!on && is_training()) packed_weight_version_ = -1;
+  if (!on && is_training()) packed_tracker_.invalidate();
   torch::nn::Module::train(on);
 }
 
@@ -273,7 +263,7 @@ void BitEmbeddingImpl::deploy() {
   if (is_deployed()) return;
   // Always repack: an optimizer step since the last eval forward need not have moved the
   // version counter, and deploy() may be called straight from training.
-  packed_weight_version_ = -1;
+  packed_tracker_.invalidate();
   torch::nn::Module::train(false);
   refresh_packed_weights();
   torch::NoGradGuard no_grad;

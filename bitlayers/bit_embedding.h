@@ -43,6 +43,7 @@
 
 #include "bitcore/quant_config.h"
 #include "bitlayers/bit_layer.h"
+#include "bitlayers/packed_weight_tracker.h"
 
 namespace bitlab {
 
@@ -136,10 +137,8 @@ class BitEmbeddingImpl : public torch::nn::Cloneable<BitEmbeddingImpl>, public B
   // Rescales returned vectors whose norm exceeds max_norm.
   torch::Tensor apply_max_norm(const torch::Tensor& vectors) const;
 
-  // What qweight was last packed from: weight's version and storage, and the config.
-  int64_t packed_weight_version_ = -1;
-  const void* packed_weight_data_ = nullptr;
-  BitQuantConfig packed_config_;
+  // Whether qweight is still that of weight.
+  internal::PackedWeightTracker packed_tracker_;
 };
 
 TORCH_MODULE(BitEmbedding);

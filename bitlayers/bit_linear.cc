@@ -20,8 +20,7 @@ void BitLinearImpl::reset() {
   options.quant_config().validate();
   kernel_weights_ = bitlinear::KernelWeights();
   w_hat_workspace_ = torch::Tensor();
-  packed_weight_version_ = -1;
-  packed_weight_data_ = nullptr;
+  packed_tracker_ = internal::PackedWeightTracker();
   // Every name is registered whatever the options, so state-dict keys never depend on them.
   weight =
       register_parameter("weight", torch::empty({options.out_features(), options.in_features()}));
@@ -44,7 +43,7 @@ void BitLinearImpl::reset_parameters() {
     const double bound = 1.0 / std::sqrt(static_cast<double>(options.in_features()));
     torch::nn::init::uniform_(bias, -bound, bound);
   }
-  packed_weight_version_ = -1;
+  packed_tracker_.invalidate();
 }
 
 void BitLinearImpl::pretty_print(std::ostream& stream) const {
@@ -70,18 +69,12 @@ void BitLinearImpl::refresh_packed_weights() {
   if (!is_deployed()) {
     // Stale after training (train(false) resets the version), after an in-place change made
     // in eval mode (copy_ moves the version counter), or after set_data() swapped the storage.
-    const bool stale = qweight.numel() == 0 || weight._version() != packed_weight_version_ ||
-                       weight.data_ptr() != packed_weight_data_ ||
-                       config.weight_granularity != packed_config_.weight_granularity ||
-                       config.eps != packed_config_.eps;
-    if (stale) {
+    if (packed_tracker_.stale(weight, qweight, config)) {
       bitlinear::PreparedWeights prepared = bitlinear::prepare_weights(weight, config);
       torch::NoGradGuard no_grad;
       qweight.set_data(prepared.qweight);
       qweight_scale.set_data(prepared.qweight_scale);
-      packed_weight_version_ = weight._version();
-      packed_weight_data_ = weight.data_ptr();
-      packed_config_ = config;
+      packed_tracker_.mark_packed(weight, config);
       kernel_weights_ = bitlinear::KernelWeights();
     }
   }
@@ -106,7 +99,7 @@ void BitLinearImpl::train(bool on) {
   // Leaving training marks the packed weights stale. The version counter cannot be relied on
   // for this: libtorch's optimizers update parameters through .data(), which does not bump it.
   if (!on && is_training()) {
-    packed_weight_version_ = -1;
+    packed_tracker_.invalidate();
     w_hat_workspace_ = torch::Tensor();  // eval does not need it
   }
   torch::nn::Module::train(on);
@@ -115,7 +108,7 @@ void BitLinearImpl::train(bool on) {
 void BitLinearImpl::deploy() {
   if (is_deployed()) return;
   // Always repack: optimizer steps since the last eval forward leave the version counter alone.
-  packed_weight_version_ = -1;
+  packed_tracker_.invalidate();
   torch::nn::Module::train(false);
   refresh_packed_weights();
   torch::NoGradGuard no_grad;

@@ -32,6 +32,7 @@
 #include "bitcore/bitlinear.h"
 #include "bitcore/quant_config.h"
 #include "bitlayers/bit_layer.h"
+#include "bitlayers/packed_weight_tracker.h"
 
 namespace bitlab {
 
@@ -100,14 +101,13 @@ class BitLinearImpl : public torch::nn::Cloneable<BitLinearImpl>, public BitLaye
   // Quantizes and packs `weight` when the packed copy is missing or stale.
   void refresh_packed_weights();
 
-  // What qweight was last packed from (weight's version and storage), and what the kernel's
-  // copy was packed from (the buffers' storage and versions, which a state-dict load changes).
-  int64_t packed_weight_version_ = -1;
-  const void* packed_weight_data_ = nullptr;
-  BitQuantConfig packed_config_;  // the weight quantization settings qweight was packed with
-  bitlinear::KernelWeights kernel_weights_;
+  // Whether qweight is still that of weight.
+  internal::PackedWeightTracker packed_tracker_;
   // The training forward's fake-quantized weight, reused from step to step.
   torch::Tensor w_hat_workspace_;
+  // The kernel's copy, and what it was packed from (the buffers' storage and versions, which a
+  // state-dict load changes).
+  bitlinear::KernelWeights kernel_weights_;
   const void* kernel_source_data_ = nullptr;
   int64_t kernel_source_version_ = -1;
 };
