@@ -54,13 +54,9 @@ class FakeQuantLinearFunction : public torch::autograd::Function<FakeQuantLinear
                             const BitQuantConfig& config, at::Tensor* w_hat_workspace) {
     const at::Tensor x_hat =
         config.activation_dtype == ActivationDtype::kInt8 ? fake_quantize_x(x, config) : x;
-    at::Tensor w_hat;
-    if (w_hat_workspace != nullptr) {
-      fake_quantize_weight_into(weight, config, *w_hat_workspace);
-      w_hat = *w_hat_workspace;
-    } else {
-      w_hat = fake_quantize_weight(weight, config);
-    }
+    at::Tensor fresh;
+    at::Tensor& w_hat = w_hat_workspace != nullptr ? *w_hat_workspace : fresh;
+    fake_quantize_weight_into(weight, config, w_hat);
     ctx->save_for_backward({x_hat, w_hat});
     ctx->saved_data["has_bias"] = bias.has_value();
     return at::linear(x_hat, w_hat, bias);

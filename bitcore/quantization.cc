@@ -211,18 +211,18 @@ at::Tensor fake_quantize_rows(const at::Tensor& in, const at::Tensor& factor,
 
 }  // namespace
 
-at::Tensor fake_quantize_weight(const at::Tensor& weight, const BitQuantConfig& config) {
-  config.validate();
-  const at::Tensor g = weight_scale(weight, config.weight_granularity, config.eps);
-  // Per tensor, one row holds everything; per channel, one row per output channel.
-  return fake_quantize_rows</*kDivide=*/true>(weight, g, g, 1.0f).view(weight.sizes());
-}
-
 void fake_quantize_weight_into(const at::Tensor& weight, const BitQuantConfig& config,
                                at::Tensor& out) {
   config.validate();
   const at::Tensor g = weight_scale(weight, config.weight_granularity, config.eps);
+  // Per tensor, one row holds everything; per channel, one row per output channel.
   out = fake_quantize_rows</*kDivide=*/true>(weight, g, g, 1.0f, &out).view(weight.sizes());
+}
+
+at::Tensor fake_quantize_weight(const at::Tensor& weight, const BitQuantConfig& config) {
+  at::Tensor out;
+  fake_quantize_weight_into(weight, config, out);
+  return out;
 }
 
 at::Tensor fake_quantize_x(const at::Tensor& x, const BitQuantConfig& config) {

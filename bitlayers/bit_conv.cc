@@ -11,7 +11,6 @@
 #include <ATen/ops/from_blob.h>
 #include <c10/util/accumulate.h>
 #include <c10/util/variant.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/nn/functional/padding.h>
 #include <torch/nn/init.h>
 
@@ -20,7 +19,7 @@
 #include "bitcore/errors.h"
 #include "bitcore/kernel_registry.h"
 #include "bitcore/packing.h"
-#include "bitcore/quantization.h"
+#include "bitcore/straight_through.h"
 #include "bitcore/tensor_checks.h"
 #include "bitlayers/conv_patches.h"
 
@@ -53,21 +52,6 @@ int64_t product(const torch::ExpandingArray<D>& values) {
 bool is_zero_padding_mode(const torch::nn::detail::conv_padding_mode_t& mode) {
   return c10::holds_alternative<torch::enumtype::kZeros>(mode);
 }
-
-// The straight-through estimator: the forward quantizes (a weight viewed as [out, rest], or
-// activations as [batch, rest]), the backward passes the gradient on unchanged.
-class StraightThroughFakeQuant : public torch::autograd::Function<StraightThroughFakeQuant> {
- public:
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
-                            const BitQuantConfig& config, bool is_weight) {
-    return is_weight ? fake_quantize_weight(x, config) : fake_quantize_x(x, config);
-  }
-
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grad_outputs) {
-    return {grad_outputs[0], at::Tensor(), at::Tensor()};
-  }
-};
 
 // The quantized input can be large (batch 32 of ResNet-18's first stage: 6 MB) and freshly
 // mapped memory costs a page fault per 4 KB, so each thread keeps its quantized input and
@@ -289,13 +273,12 @@ template <size_t D>
 torch::Tensor BitConvImpl<D>::forward_fake_quant(const torch::Tensor& x) {
   const BitQuantConfig& config = options.quant_config();
   const torch::Tensor w_hat =
-      StraightThroughFakeQuant::apply(weight.reshape({options.out_channels(), -1}), config, true)
+      ste_fake_quantize_weight(weight.reshape({options.out_channels(), -1}), config)
           .view(weight.sizes());
   torch::Tensor x_hat = x;
   if (config.activation_dtype == ActivationDtype::kInt8) {
     // One row per sample: per token ("per_channel") then means one scale per sample.
-    x_hat =
-        StraightThroughFakeQuant::apply(x.reshape({x.size(0), -1}), config, false).view(x.sizes());
+    x_hat = ste_fake_quantize_x(x.reshape({x.size(0), -1}), config).view(x.sizes());
   }
   // Zero padding that is the same on both sides is left to the convolution; any other goes
   // through pad(), which matches what the eval path sees.

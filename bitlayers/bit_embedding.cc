@@ -5,39 +5,19 @@
 
 #include <ATen/ops/embedding.h>
 #include <ATen/ops/empty_like.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/nn/init.h>
 
 #include "absl/strings/str_cat.h"
+#include "bitcore/bitlinear.h"
 #include "bitcore/errors.h"
 #include "bitcore/packing.h"
-#include "bitcore/quantization.h"
+#include "bitcore/straight_through.h"
 #include "bitcore/tensor_checks.h"
 
 namespace bitlab {
 namespace {
 
 constexpr const char* kForward = "BitEmbedding::forward";
-
-// The straight-through estimator for a lookup table. The forward returns the fake-quantized
-// table (every value g * q with q in {-1, 0, 1}); the backward passes the gradient through
-// unchanged, as if quantization were the identity. torch's embedding op then runs on the
-// dequantized table, so its backward (padding_idx, scale_grad_by_freq and all) is exactly the
-// gradient torch's embedding would give a float table holding those values, and the latent
-// weight receives it as is. Quantizing the whole table costs one pass per training step, the
-// same as BitLinear's weight; a dense embedding gradient touches the whole table anyway.
-class FakeQuantTableFunction : public torch::autograd::Function<FakeQuantTableFunction> {
- public:
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& weight,
-                            const BitQuantConfig& config) {
-    return fake_quantize_weight(weight, config);
-  }
-
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grad_outputs) {
-    return {grad_outputs[0], at::Tensor()};
-  }
-};
 
 }  // namespace
 
@@ -162,7 +142,12 @@ torch::Tensor BitEmbeddingImpl::forward(const torch::Tensor& indices) {
   // has no float table to train: it runs the packed path in either mode.
   if (is_training() && !is_deployed()) {
     check_cpu(kForward, "weight", weight);
-    const torch::Tensor table = FakeQuantTableFunction::apply(weight, options.quant_config());
+    // The ids are looked up in the fake-quantized table through the straight-through
+    // estimator: torch's embedding backward (padding_idx, scale_grad_by_freq and all) is then
+    // exactly the gradient a float table holding those values gets, and the latent weight
+    // receives it as is. Quantizing the whole table costs one pass per step, as BitLinear's
+    // weight does; a dense embedding gradient touches the whole table anyway.
+    const torch::Tensor table = ste_fake_quantize_weight(weight, options.quant_config());
     vectors = at::embedding(table, index, padding_row(), options.scale_grad_by_freq(),
                             /*sparse=*/false);
   } else {
@@ -215,10 +200,10 @@ void BitEmbeddingImpl::refresh_packed_weights() {
                                   ", expected [", options.num_embeddings(), ", ",
                                   options.embedding_dim(), "]"));
   }
+  bitlinear::PreparedWeights prepared = bitlinear::prepare_weights(weight, config);
   torch::NoGradGuard no_grad;
-  QuantizedTensor q = quantize_weight(weight.detach().cpu(), config);
-  qweight.set_data(pack_t2(q.values));
-  qweight_scale.set_data(q.scale);
+  qweight.set_data(prepared.qweight);
+  qweight_scale.set_data(prepared.qweight_scale);
   packed_tracker_.mark_packed(weight, config);
 }
 

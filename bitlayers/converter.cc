@@ -455,11 +455,8 @@ ConversionReport BitConverter::convert(torch::nn::Module& module, const BitQuant
 
 void deploy_bit_layers(torch::nn::Module& module) {
   for (const std::shared_ptr<torch::nn::Module>& m : module.modules(/*include_self=*/true)) {
-    if (auto* bit = dynamic_cast<BitLayer*>(m.get())) {
-      bit->deploy();
-    } else if (auto* attention = dynamic_cast<BitMultiheadAttentionImpl*>(m.get())) {
-      attention->deploy();
-    }
+    // Composite modules (attention, transformer blocks) are deployed through their Bit layers.
+    if (auto* bit = dynamic_cast<BitLayer*>(m.get())) bit->deploy();
   }
   module.eval();
 }

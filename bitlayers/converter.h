@@ -154,8 +154,9 @@ class BitConverter {
                                   const std::vector<ConversionRule>& rules = {});
 };
 
-/// Calls deploy() on every BitLayer and BitMultiheadAttention in `module` (itself included)
-/// and puts the whole tree in eval mode. Irreversible for the Bit layers (see BitLinear).
+/// Calls deploy() on every BitLayer in `module` (itself included; composites such as attention
+/// are deployed through theirs) and puts the whole tree in eval mode. Irreversible for the Bit
+/// layers (see BitLinear).
 void deploy_bit_layers(torch::nn::Module& module);
 
 }  // namespace bitlab
