@@ -22,6 +22,7 @@
 #include "bitcore/straight_through.h"
 #include "bitcore/tensor_checks.h"
 #include "bitlayers/conv_patches.h"
+#include "bitlayers/deployed_layout.h"
 
 namespace bitlab {
 namespace {
@@ -141,6 +142,10 @@ void BitConvImpl<D>::reset() {
   group_weights_.clear();
   direct_weight_ = torch::Tensor();
   kernel_source_data_ = nullptr;
+  if (is_deployed()) {  // the copy Cloneable::clone() resets; clone() then fills it
+    internal::register_deployed_layout(*this, weight, bias, qweight, qweight_scale);
+    return;
+  }
   std::vector<int64_t> weight_shape = {out, in / groups};
   for (int64_t k : *options.kernel_size()) weight_shape.push_back(k);
   // Every name is registered whatever the options, so state-dict keys never depend on them.
@@ -518,7 +523,10 @@ void BitConvImpl<D>::train(bool on) {
 
 template <size_t D>
 void BitConvImpl<D>::deploy() {
-  if (is_deployed()) return;
+  if (is_deployed()) {  // completes the layout of a layer given deployed weights by hand
+    internal::move_bias_to_buffers(*this, this->parameters_, bias);
+    return;
+  }
   // Always repack: optimizer steps since the last eval forward leave the version counter alone.
   packed_tracker_.invalidate();
   torch::nn::Module::train(false);
@@ -526,7 +534,13 @@ void BitConvImpl<D>::deploy() {
   torch::NoGradGuard no_grad;
   weight.set_data(torch::empty({0}));
   weight.set_requires_grad(false);
-  if (bias.defined()) bias.set_requires_grad(false);
+  internal::move_bias_to_buffers(*this, this->parameters_, bias);
+}
+
+template <size_t D>
+void BitConvImpl<D>::load(torch::serialize::InputArchive& archive) {
+  torch::nn::Module::load(archive);
+  if (is_deployed()) internal::move_bias_to_buffers(*this, this->parameters_, bias);
 }
 
 template <size_t D>

@@ -13,7 +13,7 @@
 //             Convolutions with few output channels per group (depthwise) run as a direct
 //             convolution on the integer values instead, which is exact in float32.
 //   deploy(): the float weight is freed; the packed weights `qweight`, `qweight_scale` and the
-//             bias stay.
+//             bias (now a buffer) stay.
 //
 // Example:
 //   bitlab::BitConv2d conv(bitlab::BitConv2dOptions(64, 128, 3).stride(2).padding(1));
@@ -35,6 +35,7 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/options/conv.h>
 #include <torch/nn/pimpl.h>
+#include <torch/serialize/input-archive.h>
 
 #include "bitcore/bitlinear.h"
 #include "bitcore/quant_config.h"
@@ -95,7 +96,8 @@ class BitConvImpl : public torch::nn::Cloneable<BitConvImpl<D>>, public BitLayer
       : BitConvImpl(BitConvOptions<D>(in_channels, out_channels, kernel_size)) {}
   explicit BitConvImpl(const BitConvOptions<D>& options);
 
-  /// Creates the parameters and buffers (re-initializing everything, deploy included).
+  /// Creates the parameters and buffers. (libtorch calls it from the constructor and, on a
+  /// copy, from clone(); a module's reset() cannot run twice.)
   void reset() override;
   /// Re-initializes `weight` and `bias` per options.init_method (kKaimingUniform is torch's).
   void reset_parameters();
@@ -108,7 +110,11 @@ class BitConvImpl : public torch::nn::Cloneable<BitConvImpl<D>>, public BitLayer
   /// Throws BitLabError when turning training on after deploy().
   void train(bool on = true) override;
 
+  /// Packs the weights, frees the float weight, makes the bias a buffer and switches to eval
+  /// for good.
   void deploy() override;
+  /// Loads a state dict saved in any mode; one saved deployed leaves this layer deployed.
+  void load(torch::serialize::InputArchive& archive) override;
   /// True once the float weight is gone and the packed weights remain, which a clone or a
   /// loaded state dict of a deployed layer carries along.
   bool is_deployed() const override { return weight.numel() == 0 && qweight.numel() > 0; }
@@ -123,8 +129,8 @@ class BitConvImpl : public torch::nn::Cloneable<BitConvImpl<D>>, public BitLayer
   BitConvOptions<D> options;
   /// Latent float32 weight [out, in/groups, *kernel] (empty once deployed).
   torch::Tensor weight;
-  /// Bias [out], or an empty tensor without bias. deploy() turns its requires_grad off; it stays
-  /// registered as a parameter (libtorch cannot unregister one), so state-dict keys stay.
+  /// Bias [out], or an empty tensor without bias: a parameter, and a buffer once deployed
+  /// (same state-dict key).
   torch::Tensor bias;
   /// Canonical t2 packed weight [out, ceil(in/groups * prod(kernel) / 4)] and its scale ([1]
   /// or [out]); empty in training until the first eval forward.

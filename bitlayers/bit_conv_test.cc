@@ -224,6 +224,8 @@ TEST(BitConvTest, DeployAfterAnOptimizerStepUsesTheNewWeights) {
   auto copy = std::dynamic_pointer_cast<BitConv2dImpl>(layer->clone());
   ASSERT_TRUE(copy);
   EXPECT_TRUE(copy->is_deployed());
+  EXPECT_TRUE(copy->named_buffers().contains("bias"));
+  EXPECT_FALSE(copy->bias.is_same(layer->bias));  // a copy, not shared
   EXPECT_TRUE(torch::equal(copy->forward(x), layer(x)));
 }
 
@@ -292,6 +294,7 @@ TEST(BitConvTest, DeployedCheckpointLoadsIntoAFreshLayer) {
   BitConv2d target(BitConv2dOptions(4, 16, 3).padding(1).quant_config(quant("ai8pc_wpc")));
   torch::load(target, checkpoint);
   EXPECT_TRUE(target->is_deployed());
+  EXPECT_TRUE(target->named_buffers().contains("bias"));
   const torch::Tensor x = torch::randn({2, 4, 6, 6});
   EXPECT_TRUE(torch::equal(target(x), source(x)));  // even though target is in training mode
   EXPECT_THROW(target->train(), BitLabError);
@@ -303,6 +306,9 @@ TEST(BitConvTest, DeployFreesTheWeightAndIsFinal) {
   EXPECT_TRUE(layer->is_deployed());
   EXPECT_EQ(layer->weight.numel(), 0);
   EXPECT_EQ(layer->qweight.sizes(), (std::vector<int64_t>{16, 18}));  // ceil(8 * 9 / 4)
+  EXPECT_FALSE(layer->named_parameters().contains("bias"));
+  ASSERT_TRUE(layer->named_buffers().contains("bias"));
+  EXPECT_TRUE(layer->named_buffers()["bias"].is_same(layer->bias));
   EXPECT_EQ(layer->float_bytes(), 4 * (16 * 72 + 16));
   EXPECT_EQ(layer->deployed_bytes(), 16 * 18 + 4 * (1 + 16));
   layer->deploy();

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "bitcore/errors.h"
 #include "bitcore/kernel_registry.h"
+#include "bitlayers/deployed_layout.h"
 
 namespace bitlab {
 
@@ -21,6 +22,10 @@ void BitLinearImpl::reset() {
   kernel_weights_ = bitlinear::KernelWeights();
   w_hat_workspace_ = torch::Tensor();
   packed_tracker_ = internal::PackedWeightTracker();
+  if (is_deployed()) {  // the copy Cloneable::clone() resets; clone() then fills it
+    internal::register_deployed_layout(*this, weight, bias, qweight, qweight_scale);
+    return;
+  }
   // Every name is registered whatever the options, so state-dict keys never depend on them.
   weight =
       register_parameter("weight", torch::empty({options.out_features(), options.in_features()}));
@@ -106,7 +111,10 @@ void BitLinearImpl::train(bool on) {
 }
 
 void BitLinearImpl::deploy() {
-  if (is_deployed()) return;
+  if (is_deployed()) {  // completes the layout of a layer given deployed weights by hand
+    internal::move_bias_to_buffers(*this, parameters_, bias);
+    return;
+  }
   // Always repack: optimizer steps since the last eval forward leave the version counter alone.
   packed_tracker_.invalidate();
   torch::nn::Module::train(false);
@@ -114,7 +122,12 @@ void BitLinearImpl::deploy() {
   torch::NoGradGuard no_grad;
   weight.set_data(torch::empty({0}));
   weight.set_requires_grad(false);
-  if (bias.defined()) bias.set_requires_grad(false);
+  internal::move_bias_to_buffers(*this, parameters_, bias);
+}
+
+void BitLinearImpl::load(torch::serialize::InputArchive& archive) {
+  torch::nn::Module::load(archive);
+  if (is_deployed()) internal::move_bias_to_buffers(*this, parameters_, bias);
 }
 
 int64_t BitLinearImpl::float_bytes() const {

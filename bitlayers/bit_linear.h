@@ -28,6 +28,7 @@
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
+#include <torch/serialize/input-archive.h>
 
 #include "bitcore/bitlinear.h"
 #include "bitcore/quant_config.h"
@@ -62,7 +63,8 @@ class BitLinearImpl : public torch::nn::Cloneable<BitLinearImpl>, public BitLaye
       : BitLinearImpl(BitLinearOptions(in_features, out_features)) {}
   explicit BitLinearImpl(const BitLinearOptions& options);
 
-  /// Creates the parameters and buffers (re-initializing everything, deploy included).
+  /// Creates the parameters and buffers. (libtorch calls it from the constructor and, on a
+  /// copy, from clone(); a module's reset() cannot run twice.)
   void reset() override;
   /// Re-initializes `weight` and `bias` per options.init_method.
   void reset_parameters();
@@ -74,8 +76,11 @@ class BitLinearImpl : public torch::nn::Cloneable<BitLinearImpl>, public BitLaye
   /// Throws BitLabError when turning training on after deploy().
   void train(bool on = true) override;
 
-  /// Packs the weights, frees the float weight and switches to eval for good.
+  /// Packs the weights, frees the float weight, makes the bias a buffer and switches to eval
+  /// for good.
   void deploy() override;
+  /// Loads a state dict saved in any mode; one saved deployed leaves this layer deployed.
+  void load(torch::serialize::InputArchive& archive) override;
   /// True once the float weight is gone and the packed weights remain, which a clone or a
   /// loaded state dict of a deployed layer carries along.
   bool is_deployed() const override { return weight.numel() == 0 && qweight.numel() > 0; }
@@ -89,8 +94,8 @@ class BitLinearImpl : public torch::nn::Cloneable<BitLinearImpl>, public BitLaye
   BitLinearOptions options;
   /// Latent float32 weight [out, in] (empty once deployed).
   torch::Tensor weight;
-  /// Bias [out], or an empty tensor without bias. deploy() turns its requires_grad off; it stays
-  /// registered as a parameter (libtorch cannot unregister one), so state-dict keys stay.
+  /// Bias [out], or an empty tensor without bias: a parameter, and a buffer once deployed
+  /// (same state-dict key).
   torch::Tensor bias;
   /// Canonical t2 packed weight [out, ceil(in/4)] and its scale ([1] or [out]); empty in
   /// training until the first eval forward.

@@ -68,9 +68,10 @@ TEST(BitLinearTest, StateNamesAreStable) {
   BitLinear layer = make_layer(8, 4, "ai8pc_wpt");
   EXPECT_EQ(keys(layer->named_parameters()), (std::vector<std::string>{"weight", "bias"}));
   EXPECT_EQ(keys(layer->named_buffers()), (std::vector<std::string>{"qweight", "qweight_scale"}));
-  layer->deploy();
-  EXPECT_EQ(keys(layer->named_parameters()), (std::vector<std::string>{"weight", "bias"}));
-  EXPECT_EQ(keys(layer->named_buffers()), (std::vector<std::string>{"qweight", "qweight_scale"}));
+  layer->deploy();  // the same keys; the bias moves to the buffers
+  EXPECT_EQ(keys(layer->named_parameters()), (std::vector<std::string>{"weight"}));
+  EXPECT_EQ(keys(layer->named_buffers()),
+            (std::vector<std::string>{"qweight", "qweight_scale", "bias"}));
 }
 
 TEST(BitLinearTest, EvalAfterAnOptimizerStepRepacks) {
@@ -122,6 +123,11 @@ TEST(BitLinearTest, DeployFreesTheWeightAndIsFinal) {
   EXPECT_FALSE(layer->is_training());
   EXPECT_EQ(layer->weight.numel(), 0);
   EXPECT_EQ(layer->qweight.sizes(), (std::vector<int64_t>{16, 8}));
+  // The bias is a buffer now, the same tensor under the same state-dict key.
+  EXPECT_FALSE(layer->named_parameters().contains("bias"));
+  ASSERT_TRUE(layer->named_buffers().contains("bias"));
+  EXPECT_TRUE(layer->named_buffers()["bias"].is_same(layer->bias));
+  EXPECT_FALSE(layer->bias.requires_grad());
   const torch::Tensor x = torch::randn({3, 32});
   const torch::Tensor y = layer(x);
   layer->deploy();  // a no-op
@@ -152,6 +158,8 @@ TEST(BitLinearTest, DeployAfterAnOptimizerStepUsesTheNewWeights) {
   auto copy = std::dynamic_pointer_cast<BitLinearImpl>(layer->clone());
   ASSERT_TRUE(copy);
   EXPECT_TRUE(copy->is_deployed());
+  EXPECT_TRUE(copy->named_buffers().contains("bias"));
+  EXPECT_FALSE(copy->bias.is_same(layer->bias));  // a copy, not shared
   EXPECT_TRUE(torch::equal(copy->forward(x), layer(x)));
 }
 
@@ -208,6 +216,8 @@ TEST(BitLinearTest, DeployedCheckpointLoadsIntoAFreshLayer) {
   BitLinear target = make_layer(24, 10, "ai8pt_wpc");
   torch::load(target, checkpoint);
   EXPECT_TRUE(target->is_deployed());
+  EXPECT_FALSE(target->named_parameters().contains("bias"));
+  EXPECT_TRUE(target->named_buffers().contains("bias"));
   const torch::Tensor x = torch::randn({3, 24});
   EXPECT_TRUE(torch::equal(target(x), source(x)));  // even though target is in training mode
   EXPECT_THROW(target->train(), BitLabError);
