@@ -62,6 +62,7 @@ AutoBitConfig AutoBitConfig::from_json(const nlohmann::json& json, const std::st
   if (const nlohmann::json* quant = fields.get_raw("quant_config")) {
     config.quant_config = parse_quant_config(*quant, context);
   }
+  config.precision = fields.get_choice("precision", "ternary", {"ternary", "float32"});
   if (fields.has("keep_float")) config.keep_float = fields.get_string_list("keep_float", {});
   if (const nlohmann::json* architecture = fields.get_raw("architecture")) {
     if (!architecture->is_object()) {
@@ -94,6 +95,7 @@ nlohmann::json AutoBitConfig::to_json() const {
   nlohmann::json json;
   json["model_type"] = model_type;
   json["quant_config"] = quant_config.to_json();
+  json["precision"] = precision;
   if (keep_float) json["keep_float"] = *keep_float;
   json["architecture"] = architecture;
   if (image_input) {

@@ -4,6 +4,8 @@
 // {
 //   "model_type": "resnet18",              // a ModelRegistry name
 //   "quant_config": "ai8pc_wpt",           // compact string, or BitQuantConfig's JSON object
+//   "precision": "ternary",                // or "float32": the same architecture unconverted,
+//                                          // the baseline a ternary model is compared with
 //   "keep_float": ["^conv1$", "^fc$"],     // optional: regexes of layers kept in float32;
 //                                          // absent = the architecture's default_rules()
 //   "architecture": {"num_classes": 10, "stem": "small", "in_channels": 1},
@@ -47,6 +49,8 @@ struct ImageInput {
 struct AutoBitConfig {
   std::string model_type;
   BitQuantConfig quant_config;
+  /// "ternary" (converted with BitConverter) or "float32" (left as built).
+  std::string precision = "ternary";
   /// Regexes of module paths kept in float32; nullopt: the architecture's default_rules().
   c10::optional<std::vector<std::string>> keep_float;
   /// The architecture's own fields (its builder reads and validates them).

@@ -36,7 +36,9 @@ void ConfigFields::fail(const std::string& name, const std::string& expected,
 int64_t ConfigFields::get_int(const std::string& name, int64_t fallback, int64_t min, int64_t max) {
   const nlohmann::json* value = find(name);
   if (value == nullptr) return fallback;
-  const std::string expected = absl::StrCat("an integer in [", min, ", ", max, "]");
+  const std::string expected = max == std::numeric_limits<int64_t>::max()
+                                   ? absl::StrCat("an integer >= ", min)
+                                   : absl::StrCat("an integer in [", min, ", ", max, "]");
   if (!value->is_number_integer()) fail(name, expected, *value);
   const int64_t v = value->get<int64_t>();
   if (v < min || v > max) fail(name, expected, *value);

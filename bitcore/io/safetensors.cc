@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 #include <set>
+#include <tuple>
 
 #include <ATen/ops/empty.h>
 #include <nlohmann/json.hpp>
@@ -185,8 +186,10 @@ SafetensorsContents load_safetensors(const std::string& path) {
     }
   }
   // The byte ranges must tile the data section exactly: no overlap, no gap, nothing after.
-  std::sort(entries.begin(), entries.end(),
-            [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  // Empty tensors ([k, k]) sort before the tensor that starts where they sit.
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
+  });
   const uint64_t data_size = file_size - 8 - header_size;
   uint64_t expected_begin = 0;
   for (const Entry& entry : entries) {

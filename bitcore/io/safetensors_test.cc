@@ -58,6 +58,7 @@ void expect_load_error(const std::string& bytes, const std::string& message) {
 TEST(SafetensorsTest, RoundTripsEveryDtypeAndShape) {
   at::manual_seed(0);
   const std::vector<std::pair<std::string, at::Tensor>> tensors = {
+      {"leading_empty", at::randn({0})},  // [0, 0], where fc.weight starts too
       {"fc.weight", at::randn({3, 5})},
       {"fc.bias", at::randn({3}).to(at::kDouble)},
       {"scalar", at::tensor(2.5f).reshape({})},
