@@ -97,3 +97,4 @@ def bitlab_dependencies():
     _system_library("com_google_googletest", "googletest.BUILD")
     _system_library("com_github_google_benchmark", "benchmark.BUILD")
     _system_library("nlohmann_json", "nlohmann_json.BUILD")
+    _system_library("libpng", "libpng.BUILD")

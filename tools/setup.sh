@@ -11,6 +11,7 @@ PACKAGES=(
   libabsl-dev
   libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev
+  libpng-dev
   libgtest-dev libbenchmark-dev
   libopenblas0-pthread
   libgloo-dev

@@ -25,10 +25,12 @@ std::string describe_tensor(const torch::Tensor& tensor) {
   return absl::StrCat("sizes ", c10::str(tensor.sizes()), " ", c10::toString(tensor.scalar_type()));
 }
 
-SelfAttentionImpl::SelfAttentionImpl(int64_t dim, int64_t num_heads_) : num_heads(num_heads_) {
+EncoderSelfAttentionImpl::EncoderSelfAttentionImpl(int64_t dim, int64_t num_heads_)
+    : num_heads(num_heads_) {
   if (num_heads <= 0 || dim % num_heads != 0) {
-    throw BitLabError(absl::StrCat("SelfAttention: dim must be a positive multiple of num_heads, ",
-                                   "got dim = ", dim, ", num_heads = ", num_heads));
+    throw BitLabError(
+        absl::StrCat("EncoderSelfAttention: dim must be a positive multiple of num_heads, ",
+                     "got dim = ", dim, ", num_heads = ", num_heads));
   }
   q = torch::nn::AnyModule(register_module("q", torch::nn::Linear(dim, dim)));
   k = torch::nn::AnyModule(register_module("k", torch::nn::Linear(dim, dim)));
@@ -36,11 +38,11 @@ SelfAttentionImpl::SelfAttentionImpl(int64_t dim, int64_t num_heads_) : num_head
   proj = torch::nn::AnyModule(register_module("proj", torch::nn::Linear(dim, dim)));
 }
 
-torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x,
-                                         const torch::Tensor& key_padding_mask) {
+torch::Tensor EncoderSelfAttentionImpl::forward(const torch::Tensor& x,
+                                                const torch::Tensor& key_padding_mask) {
   if (!x.defined() || x.dim() != 3) {
     throw ShapeError(
-        absl::StrCat("SelfAttention: expected x [B, T, dim], got ", describe_tensor(x)));
+        absl::StrCat("EncoderSelfAttention: expected x [B, T, dim], got ", describe_tensor(x)));
   }
   const int64_t B = x.size(0);
   const int64_t T = x.size(1);
@@ -58,7 +60,7 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x,
   if (key_padding_mask.defined()) {
     if (key_padding_mask.scalar_type() != torch::kBool || key_padding_mask.dim() != 2 ||
         key_padding_mask.size(0) != B || key_padding_mask.size(1) != T) {
-      throw ShapeError(absl::StrCat("SelfAttention: expected key_padding_mask [", B, ", ", T,
+      throw ShapeError(absl::StrCat("EncoderSelfAttention: expected key_padding_mask [", B, ", ", T,
                                     "] bool, got ", describe_tensor(key_padding_mask)));
     }
     // The lowest finite score, not -inf: see the file comment.
@@ -69,8 +71,8 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x,
   return proj.forward(attended.transpose(1, 2).reshape({B, T, D}));
 }
 
-void SelfAttentionImpl::replace_child(const std::string& name,
-                                      const torch::nn::AnyModule& replacement) {
+void EncoderSelfAttentionImpl::replace_child(const std::string& name,
+                                             const torch::nn::AnyModule& replacement) {
   if (name == "q") {
     q = replacement;
   } else if (name == "k") {
@@ -80,26 +82,27 @@ void SelfAttentionImpl::replace_child(const std::string& name,
   } else if (name == "proj") {
     proj = replacement;
   } else {
-    throw_no_swappable_child("SelfAttention", name);
+    throw_no_swappable_child("EncoderSelfAttention", name);
   }
 }
 
-MlpImpl::MlpImpl(int64_t dim, int64_t hidden) {
+EncoderMlpImpl::EncoderMlpImpl(int64_t dim, int64_t hidden) {
   fc1 = torch::nn::AnyModule(register_module("fc1", torch::nn::Linear(dim, hidden)));
   fc2 = torch::nn::AnyModule(register_module("fc2", torch::nn::Linear(hidden, dim)));
 }
 
-torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+torch::Tensor EncoderMlpImpl::forward(const torch::Tensor& x) {
   return fc2.forward(torch::nn::functional::gelu(fc1.forward(x)));
 }
 
-void MlpImpl::replace_child(const std::string& name, const torch::nn::AnyModule& replacement) {
+void EncoderMlpImpl::replace_child(const std::string& name,
+                                   const torch::nn::AnyModule& replacement) {
   if (name == "fc1") {
     fc1 = replacement;
   } else if (name == "fc2") {
     fc2 = replacement;
   } else {
-    throw_no_swappable_child("Mlp", name);
+    throw_no_swappable_child("EncoderMlp", name);
   }
 }
 
@@ -109,9 +112,9 @@ EncoderBlockImpl::EncoderBlockImpl(const EncoderBlockOptions& options) {
         torch::nn::LayerNormOptions({options.dim()}).eps(options.norm_eps()));
   };
   norm1 = register_module("norm1", layer_norm());
-  attn = register_module("attn", SelfAttention(options.dim(), options.num_heads()));
+  attn = register_module("attn", EncoderSelfAttention(options.dim(), options.num_heads()));
   norm2 = register_module("norm2", layer_norm());
-  mlp = register_module("mlp", Mlp(options.dim(), options.mlp_hidden()));
+  mlp = register_module("mlp", EncoderMlp(options.dim(), options.mlp_hidden()));
 }
 
 torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x,

@@ -63,10 +63,10 @@ struct EncoderBlockOptions {
 };
 
 /// Multi-head self-attention over [B, T, dim] from the Linear children q, k, v and proj.
-class SelfAttentionImpl : public torch::nn::Module, public SwappableChildren {
+class EncoderSelfAttentionImpl : public torch::nn::Module, public SwappableChildren {
  public:
   /// Throws BitLabError when dim is not a multiple of num_heads.
-  SelfAttentionImpl(int64_t dim, int64_t num_heads);
+  EncoderSelfAttentionImpl(int64_t dim, int64_t num_heads);
 
   /// x [B, T, dim] -> [B, T, dim]. `key_padding_mask` is undefined (attend everywhere) or
   /// [B, T] bool with true at padding positions, which no query attends to.
@@ -79,12 +79,12 @@ class SelfAttentionImpl : public torch::nn::Module, public SwappableChildren {
   torch::nn::AnyModule v;
   torch::nn::AnyModule proj;
 };
-TORCH_MODULE(SelfAttention);
+TORCH_MODULE(EncoderSelfAttention);
 
 /// fc1 -> GELU -> fc2.
-class MlpImpl : public torch::nn::Module, public SwappableChildren {
+class EncoderMlpImpl : public torch::nn::Module, public SwappableChildren {
  public:
-  MlpImpl(int64_t dim, int64_t hidden);
+  EncoderMlpImpl(int64_t dim, int64_t hidden);
 
   torch::Tensor forward(const torch::Tensor& x);
   void replace_child(const std::string& name, const torch::nn::AnyModule& replacement) override;
@@ -92,19 +92,19 @@ class MlpImpl : public torch::nn::Module, public SwappableChildren {
   torch::nn::AnyModule fc1;
   torch::nn::AnyModule fc2;
 };
-TORCH_MODULE(Mlp);
+TORCH_MODULE(EncoderMlp);
 
 class EncoderBlockImpl : public torch::nn::Module {
  public:
   explicit EncoderBlockImpl(const EncoderBlockOptions& options);
 
-  /// x [B, T, dim] -> [B, T, dim]; `key_padding_mask` as in SelfAttentionImpl::forward.
+  /// x [B, T, dim] -> [B, T, dim]; `key_padding_mask` as in EncoderSelfAttentionImpl::forward.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_padding_mask = {});
 
   torch::nn::LayerNorm norm1 = nullptr;
-  SelfAttention attn = nullptr;
+  EncoderSelfAttention attn = nullptr;
   torch::nn::LayerNorm norm2 = nullptr;
-  Mlp mlp = nullptr;
+  EncoderMlp mlp = nullptr;
 };
 TORCH_MODULE(EncoderBlock);
 

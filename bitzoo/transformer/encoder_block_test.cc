@@ -79,7 +79,9 @@ TEST(EncoderBlockTest, RejectsABadMask) {
   EXPECT_THROW(block(torch::randn({6, 16})), ShapeError);
 }
 
-TEST(EncoderBlockTest, HeadsMustDivideTheWidth) { EXPECT_THROW(SelfAttention(10, 4), BitLabError); }
+TEST(EncoderBlockTest, HeadsMustDivideTheWidth) {
+  EXPECT_THROW(EncoderSelfAttention(10, 4), BitLabError);
+}
 
 TEST(EncoderBlockTest, ReplaceChildRejectsUnknownNames) {
   EncoderBlock block = small_block();
