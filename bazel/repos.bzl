@@ -98,3 +98,5 @@ def bitlab_dependencies():
     _system_library("com_github_google_benchmark", "benchmark.BUILD")
     _system_library("nlohmann_json", "nlohmann_json.BUILD")
     _system_library("libpng", "libpng.BUILD")
+    _system_library("com_google_protobuf_system", "protobuf.BUILD")
+    _system_library("zlib_system", "zlib.BUILD")
