@@ -25,7 +25,7 @@ PACKAGES=(
 
 # Test-time Python cross-checks look for this interpreter (see bitcore/io/BUILD).
 VENV=/opt/bitlab/venv
-PY_PACKAGES=(numpy==1.26.4 safetensors==0.4.5)
+PY_PACKAGES=(numpy==1.26.4 safetensors==0.4.5 tensorboard==2.15.1)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
