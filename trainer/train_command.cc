@@ -108,7 +108,11 @@ TrainingConfig training_config_for(const TrainCommand& command) {
   }
   if (!command.optimizer.empty()) json["optimizer"]["name"] = command.optimizer;
   if (command.lr >= 0) json["optimizer"]["lr"] = command.lr;
-  if (!command.schedule.empty()) json["schedule"]["name"] = command.schedule;
+  if (!command.schedule.empty()) {
+    json["schedule"]["name"] = command.schedule;
+  } else if (command.config.empty()) {
+    json["schedule"]["name"] = "cosine";  // the command's recipe: decay to 0 over the run
+  }
   return TrainingConfig::from_json(json, command.config.empty() ? "flags" : command.config);
 }
 

@@ -35,6 +35,7 @@ struct TrainCommand {
   int64_t batch_size = -1;
   double lr = -1;
   std::string optimizer;
+  /// "" : cosine (unless `config` names one).
   std::string schedule;
   /// A compact string ("ai8pc_wpt"), a JSON object, or the path of a JSON file.
   std::string quant = "ai8pc_wpt";

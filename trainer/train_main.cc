@@ -22,7 +22,7 @@ ABSL_FLAG(int64_t, max_steps, -1, "stop after this many optimizer steps (0: no l
 ABSL_FLAG(int64_t, batch_size, -1, "batch size (default 64)");
 ABSL_FLAG(double, lr, -1, "base learning rate (default 1e-3)");
 ABSL_FLAG(std::string, optimizer, "", "adamw (default) or sgd");
-ABSL_FLAG(std::string, schedule, "", "constant (default), step, cosine, warmup_cosine, one_cycle");
+ABSL_FLAG(std::string, schedule, "", "cosine (default), constant, step, warmup_cosine, one_cycle");
 ABSL_FLAG(std::string, quant, "ai8pc_wpt", "quantization: a compact string, JSON, or a JSON file");
 ABSL_FLAG(std::string, fp32_layers, "", "regex of layers kept in float32 (default: the model's)");
 ABSL_FLAG(std::string, output_dir, "", "run directory (default runs/<model>-<time>)");

@@ -1,12 +1,13 @@
 // load_dataset: the image-classification data sets the trainer knows, by name, with their
 // class names and standard normalization.
 //
-//   name            files looked for in data_dir                         default data_dir
-//   fashion_mnist   {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
-//   /usr/share/datasets/fashion-mnist mnist           the same names /usr/share/datasets/mnist
-//   cifar10         data_batch_1..5.bin, test_batch.bin                  none: pass one
-//   cifar100        train.bin, test.bin (fine labels)                    none: pass one
-//   synthetic       none (make_synthetic: 1 x 16 x 16, 10 classes, 4096 train / 1024 test)
+//   name           files in data_dir                                   default data_dir
+//   fashion_mnist  {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]   /usr/share/datasets/
+//                                                                      fashion-mnist
+//   mnist          the same names                                      /usr/share/datasets/mnist
+//   cifar10        data_batch_1..5.bin, test_batch.bin                 none: pass one
+//   cifar100       train.bin, test.bin (fine labels)                   none: pass one
+//   synthetic      none: make_synthetic, 1 x 16 x 16, 10 classes, 4096 train / 1024 test images
 //
 // For CIFAR, data_dir may be the unpacked cifar-10-batches-bin / cifar-100-binary directory or
 // the directory holding it. Debian's dataset-fashion-mnist package installs Fashion-MNIST at

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include <c10/util/Exception.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -84,6 +85,13 @@ std::shared_ptr<gloo::transport::Device> gloo_device(const std::string& master_a
     return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
   }
   return c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
+// c10::Error's what() carries a C++ backtrace; the message alone is what a user needs.
+std::string message_of(const std::exception& e) {
+  if (const auto* error = dynamic_cast<const c10::Error*>(&e))
+    return error->what_without_backtrace();
+  return e.what();
 }
 
 std::vector<torch::Tensor> defined_only(const std::vector<torch::Tensor>& tensors) {
@@ -173,7 +181,7 @@ struct DistributedContext::Connection {
       start()->wait();
     } catch (const std::exception& e) {
       throw BitLabError(
-          absl::StrCat("distributed: ", what, " on rank ", rank, " failed: ", e.what()));
+          absl::StrCat("distributed: ", what, " on rank ", rank, " failed: ", message_of(e)));
     }
   }
 
@@ -206,13 +214,14 @@ DistributedContext::DistributedContext(DistributedConfig config) : config_(std::
   try {
     connection->store = c10::make_intrusive<c10d::TCPStore>(config_.master_addr, store_options);
   } catch (const std::exception& e) {
-    throw BitLabError(
-        is_main()
-            ? absl::StrCat("distributed: rank 0 could not serve the TCPStore on ", master, " to ",
-                           config_.world_size, " ranks within ", config_.timeout.count(),
-                           " ms (port in use, or ranks missing?): ", e.what())
-            : absl::StrCat("distributed: rank ", config_.rank, " could not reach the master at ",
-                           master, " within ", config_.timeout.count(), " ms: ", e.what()));
+    // Rank 0 fails here only if it cannot listen: 1.13's TCPStore stops waiting for the other
+    // ranks at the timeout without an error, so missing ranks surface when joining the group.
+    throw BitLabError(is_main()
+                          ? absl::StrCat("distributed: rank 0 could not serve the TCPStore on ",
+                                         master, " (port in use?): ", message_of(e))
+                          : absl::StrCat("distributed: rank ", config_.rank,
+                                         " could not reach the master at ", master, " within ",
+                                         config_.timeout.count(), " ms: ", message_of(e)));
   }
 
   auto group_options = c10d::ProcessGroupGloo::Options::create(config_.timeout);
@@ -222,8 +231,9 @@ DistributedContext::DistributedContext(DistributedConfig config) : config_(std::
         connection->store, config_.rank, config_.world_size, group_options);
   } catch (const std::exception& e) {
     throw BitLabError(absl::StrCat("distributed: rank ", config_.rank,
-                                   " could not join the Gloo process group through ", master, ": ",
-                                   e.what()));
+                                   " could not join the Gloo process group through ", master,
+                                   " within ", config_.timeout.count(), " ms (are all ",
+                                   config_.world_size, " ranks running?): ", message_of(e)));
   }
   connection_ = std::move(connection);
 }

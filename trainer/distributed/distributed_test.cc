@@ -96,7 +96,6 @@ int run_rank(const std::string& output) {
     config.timeout = std::chrono::seconds(30);
     config.bucket_bytes = std::stoll(std::getenv(kBucketBytesEnv));
     DistributedContext dist(config);
-    if (dist.rank() == 1) throw std::runtime_error("injected");
     const std::vector<float> parameters = train_small_model(dist);
     std::ofstream(output, std::ios::binary)
         .write(reinterpret_cast<const char*>(parameters.data()),
@@ -294,6 +293,17 @@ TEST(DistributedTest, UnreachableMasterIsAClearError) {
   config.timeout = std::chrono::seconds(1);
   expect_context_error(config, absl::StrCat("rank 1 could not reach the master at 127.0.0.1:",
                                             config.port, " within 1000 ms"));
+}
+
+TEST(DistributedTest, MissingRankIsAClearError) {
+  DistributedConfig config;
+  config.world_size = 2;
+  config.port = free_port();
+  config.timeout = std::chrono::seconds(1);
+  expect_context_error(config,
+                       absl::StrCat("rank 0 could not join the Gloo process group through "
+                                    "127.0.0.1:",
+                                    config.port, " within 1000 ms (are all 2 ranks running?)"));
 }
 
 }  // namespace
