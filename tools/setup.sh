@@ -43,7 +43,7 @@ else
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if "$VENV/bin/python" -c "import numpy, safetensors" 2>/dev/null; then
+if "$VENV/bin/python" -c "import numpy, safetensors, tensorboard" 2>/dev/null; then
   echo "setup.sh: Python test packages present in $VENV"
 else
   echo "setup.sh: installing ${PY_PACKAGES[*]} into $VENV"

@@ -11,6 +11,7 @@
 #include "bitmodels/config_fields.h"
 #include "trainer/data/datasets.h"
 #include "trainer/data/image_dataset.h"
+#include "trainer/distributed/distributed.h"
 
 namespace bitlab {
 namespace trainer {
@@ -158,7 +159,14 @@ TrainSummary run_train_command(const TrainCommand& command) {
   options.progress = command.progress;
   options.model_config = model_config.to_json();
 
+  // Started by torchrun or srun (WORLD_SIZE > 1): one process per rank, each on its shard.
+  DistributedContext distributed(DistributedConfig::from_env());
+  options.distributed = &distributed;
+  const bool main_rank = distributed.is_main();
+
   LoaderOptions train_loading;
+  train_loading.rank = distributed.rank();
+  train_loading.world_size = distributed.world_size();
   train_loading.batch_size = config.batch_size;
   train_loading.workers = command.workers;
   train_loading.seed = static_cast<uint64_t>(config.seed);
@@ -172,14 +180,17 @@ TrainSummary run_train_command(const TrainCommand& command) {
   BatchLoader test_loader(ImageDataset(test), test_loading);
 
   BitTrainer trainer(model, config, std::move(train_loader), test_loader, options);
-  std::fprintf(stderr, "training %s (%s) on %s for %lld steps; writing to %s\n",
-               command.model.c_str(), model_config.quant_config.to_string().c_str(),
-               dataset.c_str(), static_cast<long long>(trainer.total_steps()),
-               options.output_dir.c_str());
+  if (main_rank) {
+    std::fprintf(stderr, "training %s (%s) on %s for %lld steps; writing to %s\n",
+                 command.model.c_str(), model_config.quant_config.to_string().c_str(),
+                 dataset.c_str(), static_cast<long long>(trainer.total_steps()),
+                 options.output_dir.c_str());
+  }
   TrainSummary summary;
   summary.output_dir = options.output_dir;
+  summary.main_rank = main_rank;
   summary.result = trainer.train();
-  if (summary.result.stopped_on_nan) return summary;
+  if (summary.result.stopped_on_nan || !main_rank) return summary;
 
   // The trained model, then its deployed copy (packed ternary weights), evaluated on the test
   // split so the number reported is the deployed model's own.
@@ -190,8 +201,12 @@ TrainSummary run_train_command(const TrainCommand& command) {
   AutoBitModel::save_pretrained(*model, options.output_dir + "/model", save);
   std::shared_ptr<BitModel> deployed = AutoBitModel::from_pretrained(options.output_dir + "/model");
   deploy_bit_layers(*deployed);
+  LoaderOptions whole_test = test_loading;  // rank 0 alone, on the whole test split
+  whole_test.rank = 0;
+  whole_test.world_size = 1;
   summary.deployed_accuracy =
-      evaluate_model(*deployed, test_loader, {accuracy_metric()}).values.at("eval_accuracy");
+      evaluate_model(*deployed, BatchLoader(ImageDataset(test), whole_test), {accuracy_metric()})
+          .values.at("eval_accuracy");
   save.metrics = {{"test_accuracy", summary.deployed_accuracy}};
   AutoBitModel::save_pretrained(*deployed, options.output_dir + "/deployed", save);
   return summary;

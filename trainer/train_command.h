@@ -3,7 +3,9 @@
 // the checkpoints, logs, HTML report, the trained model and its deployed copy.
 //
 // Every setting has a default, so `--model=resnet18` alone trains a ternary ResNet-18 (small
-// stem for 28x28 images) on Fashion-MNIST for one epoch.
+// stem for 28x28 images) on Fashion-MNIST for one epoch. Started by torchrun or srun
+// (WORLD_SIZE > 1, see distributed/distributed.h), each process trains on its shard of the
+// data with gradients averaged over all of them, and rank 0 alone writes files.
 //
 // Example:
 //   bitlab::trainer::TrainCommand command;
@@ -62,6 +64,8 @@ struct TrainCommand {
 };
 
 struct TrainSummary {
+  /// Whether this process is rank 0, the one that writes files and evaluates the deployed model.
+  bool main_rank = true;
   std::string output_dir;
   TrainResult result;
   /// Accuracy of the deployed model (packed ternary kernels) on the test split; -1 when the

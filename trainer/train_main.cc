@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", result.message.c_str());
       return 2;
     }
+    if (!summary.main_rank) return 0;  // rank 0 reports for all
     for (const auto& [name, value] : result.final_metrics) {
       std::printf("%s = %.4f\n", name.c_str(), value);
     }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -89,17 +90,21 @@ std::shared_ptr<gloo::transport::Device> gloo_device(const std::string& master_a
 
 // c10::Error's what() carries a C++ backtrace; the message alone is what a user needs.
 std::string message_of(const std::exception& e) {
-  if (const auto* error = dynamic_cast<const c10::Error*>(&e))
-    return error->what_without_backtrace();
-  return e.what();
+  const auto* error = dynamic_cast<const c10::Error*>(&e);
+  return error != nullptr ? error->what_without_backtrace() : e.what();
 }
 
-std::vector<torch::Tensor> defined_only(const std::vector<torch::Tensor>& tensors) {
-  std::vector<torch::Tensor> defined;
+// The defined tensors among `tensors`, each once: a module may register one tensor under two
+// names (tied weights), and reducing it twice would waste a transfer.
+std::vector<torch::Tensor> distinct_defined(const std::vector<torch::Tensor>& tensors) {
+  std::vector<torch::Tensor> distinct;
+  std::unordered_set<const c10::TensorImpl*> seen;
   for (const torch::Tensor& tensor : tensors) {
-    if (tensor.defined()) defined.push_back(tensor);
+    if (tensor.defined() && seen.insert(tensor.unsafeGetTensorImpl()).second) {
+      distinct.push_back(tensor);
+    }
   }
-  return defined;
+  return distinct;
 }
 
 // Flattens `tensors`, in order, into buckets of one dtype and device holding at most
@@ -247,9 +252,9 @@ void DistributedContext::barrier() {
 
 void DistributedContext::broadcast_parameters(torch::nn::Module& module) {
   if (connection_ == nullptr) return;
-  std::vector<torch::Tensor> tensors = defined_only(module.parameters());
-  for (const torch::Tensor& buffer : defined_only(module.buffers())) tensors.push_back(buffer);
-  for_each_bucket(tensors, config_.bucket_bytes,
+  std::vector<torch::Tensor> tensors = module.parameters();
+  for (const torch::Tensor& buffer : module.buffers()) tensors.push_back(buffer);
+  for_each_bucket(distinct_defined(tensors), config_.bucket_bytes,
                   [&](torch::Tensor& flat) { connection_->broadcast_from_main(flat); });
 }
 
@@ -266,7 +271,7 @@ void DistributedContext::all_reduce_mean(const torch::Tensor& tensor) {
 void DistributedContext::all_reduce_gradients(torch::nn::Module& module) {
   std::vector<torch::Tensor> grads;
   for (const torch::Tensor& parameter : module.parameters()) grads.push_back(parameter.grad());
-  all_reduce_mean_of(defined_only(grads));
+  all_reduce_mean_of(distinct_defined(grads));
 }
 
 void DistributedContext::all_reduce_mean_of(const std::vector<torch::Tensor>& tensors) {

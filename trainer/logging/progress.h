@@ -1,6 +1,6 @@
 // Progress reporting for training loops. On a terminal, one line redrawn in place with '\r':
 //
-//   [####................] step 120/1000 (12%) | epoch 2/10 | loss 0.4321 | acc 87.50% |
+//   [##..................] step 120/1000 (12%) | epoch 2/10 | loss 0.4321 | acc 87.50% |
 //       12.3 steps/s | ETA 1m12s
 //
 // (a single line on screen). When stderr is a file or a pipe (CI logs, nohup), '\r' redraws
