@@ -143,6 +143,7 @@ pid_t spawn_rank(const std::map<std::string, std::string>& overrides) {
     execve("/proc/self/exe", argv, envp.data());
     _exit(127);
   }
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   return pid;
 }
 
