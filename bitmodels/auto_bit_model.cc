@@ -1,8 +1,5 @@
 #include "bitmodels/auto_bit_model.h"
 
-#include <cstring>
-
-#include <errno.h>
 #include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
@@ -128,10 +125,7 @@ void AutoBitModel::save_pretrained(const BitModel& model, const std::string& dir
         "save_pretrained: the model has no config (model_type is empty); build it with "
         "AutoBitModel::from_config, or set model->config");
   }
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    throw BitLabError(
-        absl::StrCat("save_pretrained: cannot create ", dir, ": ", std::strerror(errno)));
-  }
+  make_directories(dir);
   const std::string name = options.name.empty() ? base_name(dir) : options.name;
   write_text(dir + "/" + kConfigFile, model.config.to_json().dump(2) + "\n");
   save_model_weights(model, dir + "/" + kWeightsFile,

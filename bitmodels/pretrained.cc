@@ -1,14 +1,10 @@
 #include "bitmodels/pretrained.h"
 
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <mutex>
-
-#include <errno.h>
-#include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -27,18 +23,6 @@ std::mutex& registry_mutex() {
 std::map<std::string, PretrainedSource>& registry() {
   static auto* sources = new std::map<std::string, PretrainedSource>();
   return *sources;
-}
-
-// mkdir -p.
-void make_dirs(const std::string& path) {
-  for (size_t i = 1; i <= path.size(); ++i) {
-    if (i != path.size() && path[i] != '/') continue;
-    const std::string prefix = path.substr(0, i);
-    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
-      throw BitLabError(
-          absl::StrCat("cannot create directory ", prefix, ": ", std::strerror(errno)));
-    }
-  }
 }
 
 std::string read_file(const std::string& path) {
@@ -110,7 +94,7 @@ std::string fetch_pretrained(const PretrainedSource& source) {
         source.shipped_dir.empty() ? "there is no shipped copy" : "the shipped copy lacks " + path,
         " to install from; BitLab downloads nothing"));
   }
-  make_dirs(cache);
+  make_directories(cache);
   for (const ManifestFile& file : source.manifest.files) install(source, file, cache);
   source.manifest.verify(cache);
   return cache;

@@ -7,13 +7,13 @@
 #include <ATen/Parallel.h>
 #include <ATen/ops/argmax.h>
 #include <ATen/ops/tensor.h>
-#include <sys/stat.h>
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/optimizer.h>
 
 #include "absl/strings/str_cat.h"
 #include "bitcore/errors.h"
+#include "bitcore/io/atomic_file.h"
 #include "trainer/checkpoint/checkpoint_manager.h"
 #include "trainer/logging/html_report.h"
 #include "trainer/logging/metrics_writer.h"
@@ -26,12 +26,6 @@
 namespace bitlab {
 namespace trainer {
 namespace {
-
-void make_dir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-    throw BitLabError(absl::StrCat("cannot create directory ", path));
-  }
-}
 
 at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& labels) {
   return torch::nn::functional::cross_entropy(logits.to(at::kFloat), labels);
@@ -154,7 +148,7 @@ TrainResult BitTrainer::train() {
       std::make_unique<LrSchedule>(config_.schedule, config_.optimizer.lr, total_steps());
   TrainResult result;
   if (!options_.output_dir.empty()) {
-    if (writes) make_dir(options_.output_dir);
+    if (writes) make_directories(options_.output_dir);
     const int keep = config_.keep_last_checkpoints > 0
                          ? static_cast<int>(config_.keep_last_checkpoints)
                          : std::numeric_limits<int>::max();
@@ -184,7 +178,7 @@ TrainResult BitTrainer::train() {
     metric_files.csv_columns = {"train_loss",       "train_accuracy", "lr",
                                 "steps_per_second", "eval_loss",      "eval_accuracy"};
     run.metrics = std::make_unique<MetricsWriter>(metric_files);
-    make_dir(options_.output_dir + "/tensorboard");
+    make_directories(options_.output_dir + "/tensorboard");
     run.tensorboard = std::make_unique<TensorBoardWriter>(options_.output_dir + "/tensorboard");
   }
   if (main_rank) {

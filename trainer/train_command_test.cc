@@ -66,7 +66,7 @@ TEST(TrainCommandTest, TernaryMlpLearnsFashionMnistInOneEpoch) {
   command.model = "mlp";
   command.lr = 3e-3;
   command.threads = 2;
-  command.output_dir = std::string(std::getenv("TEST_TMPDIR")) + "/mlp-fmnist";
+  command.output_dir = std::string(std::getenv("TEST_TMPDIR")) + "/runs/mlp-fmnist";  // nested
   command.progress = ProgressMode::kLines;
   const TrainSummary summary = run_train_command(command);
   EXPECT_GE(summary.deployed_accuracy, 0.84);

@@ -26,6 +26,10 @@ struct ByteSpan {
 /// file and the system's reason on any failure, after removing the temporary file.
 void write_file_atomically(const std::string& path, const std::vector<ByteSpan>& pieces);
 
+/// Creates the directory `path` and any missing parents (mkdir -p). Throws BitLabError naming
+/// the directory that could not be created and why.
+void make_directories(const std::string& path);
+
 }  // namespace bitlab
 
 #endif  // BITLAB_BITCORE_IO_ATOMIC_FILE_H_
