@@ -263,7 +263,11 @@ void BitConvImpl<D>::check_input(const torch::Tensor& input) const {
 }
 
 template <size_t D>
-torch::Tensor BitConvImpl<D>::forward(const torch::Tensor& input) {
+torch::Tensor BitConvImpl<D>::forward(const torch::Tensor& given) {
+  // As BitLinear: reduced-precision input (autocast) is widened to the float32 the
+  // quantization is defined on.
+  const torch::Tensor input = is_reduced_float(given) ? given.to(torch::kFloat) : given;
+  const Float32Region float32;
   check_input(input);
   const bool unbatched = input.dim() == static_cast<int64_t>(D) + 1;
   const torch::Tensor x = unbatched ? input.unsqueeze(0) : input;

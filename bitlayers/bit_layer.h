@@ -6,6 +6,9 @@
 
 #include <cstdint>
 
+#include <ATen/autocast_mode.h>
+#include <ATen/core/Tensor.h>
+
 namespace bitlab {
 
 class BitLayer {
@@ -23,6 +26,30 @@ class BitLayer {
   /// weights (t2, 2 bits a weight), their float32 scales and the float32 bias. (A kernel may
   /// keep its own repacked copy beside them at run time.)
   virtual int64_t deployed_bytes() const = 0;
+};
+
+/// bfloat16 or float16: what autocast hands a layer, which Bit layers widen to float32.
+inline bool is_reduced_float(const at::Tensor& t) {
+  return t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kHalf;
+}
+
+/// Mixed precision around a Bit layer: while it lives, CPU autocast is off (it is restored
+/// after), because the quantization and its straight-through gradients are defined on float32
+/// (docs/numerics.md). Input is widened with is_reduced_float; the output is float32, which the
+/// autocast ops after the layer cast as they need.
+class Float32Region {
+ public:
+  Float32Region() : was_enabled_(at::autocast::is_cpu_enabled()) {
+    if (was_enabled_) at::autocast::set_cpu_enabled(false);
+  }
+  ~Float32Region() {
+    if (was_enabled_) at::autocast::set_cpu_enabled(true);
+  }
+  Float32Region(const Float32Region&) = delete;
+  Float32Region& operator=(const Float32Region&) = delete;
+
+ private:
+  bool was_enabled_;
 };
 
 }  // namespace bitlab

@@ -58,7 +58,11 @@ void BitLinearImpl::pretty_print(std::ostream& stream) const {
          << ", deployed=" << is_deployed() << ")";
 }
 
-torch::Tensor BitLinearImpl::forward(const torch::Tensor& input) {
+torch::Tensor BitLinearImpl::forward(const torch::Tensor& given) {
+  // Under autocast (mixed precision) the previous layer may hand over bfloat16 or float16; the
+  // quantization is defined on float32 (docs/numerics.md), so such input is widened first.
+  const torch::Tensor input = is_reduced_float(given) ? given.to(torch::kFloat) : given;
+  const Float32Region float32;
   // A layer that holds deployed weights (deploy(), or a deployed state dict loaded into it)
   // has no float weight to train: it runs the packed path in either mode.
   if (is_training() && !is_deployed()) {

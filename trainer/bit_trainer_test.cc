@@ -94,6 +94,16 @@ TEST(BitTrainerTest, LearnsAndWritesItsLogs) {
   EXPECT_FALSE(result.best_checkpoint.empty());
 }
 
+TEST(BitTrainerTest, Bfloat16AutocastTrains) {
+  TrainingConfig config = small_config();
+  config.mixed_precision = "bf16";
+  BitTrainer trainer(make_mlp(), config, make_loader(0, 512, 16, true),
+                     make_loader(1, 256, 64, false), {});
+  const double before = trainer.evaluate().values.at("eval_accuracy");
+  const TrainResult result = trainer.train();
+  EXPECT_GT(result.final_metrics.at("eval_accuracy"), before + 0.3);
+}
+
 TEST(BitTrainerTest, AccumulatedMicroBatchesEqualOneBatch) {
   TrainingConfig whole = small_config();
   whole.epochs = 1;

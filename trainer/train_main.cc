@@ -80,5 +80,8 @@ int main(int argc, char** argv) {
   } catch (const bitlab::BitLabError& e) {
     std::fprintf(stderr, "train: %s\n", e.what());
     return 1;
+  } catch (const std::exception& e) {  // libtorch's c10::Error and the like: still no crash
+    std::fprintf(stderr, "train: internal error: %s\n", e.what());
+    return 3;
   }
 }
