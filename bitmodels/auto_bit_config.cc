@@ -1,11 +1,9 @@
 #include "bitmodels/auto_bit_config.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "bitcore/errors.h"
 #include "bitmodels/config_fields.h"
+#include "bitmodels/json_file.h"
 
 namespace bitlab {
 namespace {
@@ -80,15 +78,7 @@ AutoBitConfig AutoBitConfig::from_json(const nlohmann::json& json, const std::st
 }
 
 AutoBitConfig AutoBitConfig::from_file(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw ConfigError(absl::StrCat("cannot open config file ", path));
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(file);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw ConfigError(absl::StrCat(path, ": not valid JSON: ", e.what()));
-  }
-  return from_json(json, path);
+  return from_json(read_json_file(path, "config"), path);
 }
 
 nlohmann::json AutoBitConfig::to_json() const {

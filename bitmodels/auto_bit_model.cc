@@ -104,7 +104,9 @@ std::shared_ptr<BitModel> AutoBitModel::from_pretrained(const std::string& name_
   if (is_directory(name_or_path)) return load_directory(name_or_path);
   if (is_file(name_or_path)) return load_model(parent_dir(name_or_path), name_or_path);
   if (const PretrainedSource* source = PretrainedRegistry::find(name_or_path)) {
-    return load_directory(fetch_pretrained(*source));
+    // fetch_pretrained checked every file against the code's manifest: no second pass.
+    const std::string dir = fetch_pretrained(*source);
+    return load_model(dir, dir + "/" + kWeightsFile);
   }
   const std::vector<std::string> names = PretrainedRegistry::names();
   throw BitLabError(absl::StrCat(

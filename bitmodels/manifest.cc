@@ -1,7 +1,5 @@
 #include "bitmodels/manifest.h"
 
-#include <fstream>
-
 #include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +7,7 @@
 #include "bitcore/io/atomic_file.h"
 #include "bitcore/io/sha256.h"
 #include "bitmodels/config_fields.h"
+#include "bitmodels/json_file.h"
 
 namespace bitlab {
 namespace {
@@ -82,13 +81,7 @@ Manifest Manifest::from_json(const nlohmann::json& json, const std::string& cont
 }
 
 Manifest Manifest::read(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw BitLabError(absl::StrCat("cannot open manifest ", path));
-  try {
-    return from_json(nlohmann::json::parse(file), path);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw ConfigError(absl::StrCat(path, ": not valid JSON: ", e.what()));
-  }
+  return from_json(read_json_file(path, "manifest"), path);
 }
 
 nlohmann::json Manifest::to_json() const {

@@ -80,7 +80,8 @@ void load_model_weights(torch::nn::Module& model, const std::string& path) {
   if (saved_deployed) deploy_bit_layers(model);
   std::set<std::string> expected;
   torch::NoGradGuard no_grad;
-  for (auto& [name, tensor] : saved_tensors(model)) {
+  const std::vector<std::pair<std::string, at::Tensor>> tensors = saved_tensors(model);
+  for (const auto& [name, tensor] : tensors) {
     expected.insert(name);
     if (!contents.contains(name)) {
       throw BitLabError(absl::StrCat(path, ": missing tensor '", name, "' (the model expects ",
@@ -102,7 +103,7 @@ void load_model_weights(torch::nn::Module& model, const std::string& path) {
     }
   }
   // Checked all first, so a bad file leaves the model as it was.
-  for (auto& [name, tensor] : saved_tensors(model)) tensor.copy_(contents.at(name));
+  for (const auto& [name, tensor] : tensors) tensor.copy_(contents.at(name));
 }
 
 }  // namespace bitlab

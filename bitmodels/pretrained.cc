@@ -95,8 +95,8 @@ std::string fetch_pretrained(const PretrainedSource& source) {
         " to install from; BitLab downloads nothing"));
   }
   make_directories(cache);
+  // install() checks each file's bytes before they are written, so the cache now matches.
   for (const ManifestFile& file : source.manifest.files) install(source, file, cache);
-  source.manifest.verify(cache);
   return cache;
 }
 

@@ -31,6 +31,11 @@ at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& labels) {
   return torch::nn::functional::cross_entropy(logits.to(at::kFloat), labels);
 }
 
+// Top-1 predictions of `logits` [B, classes] that equal `labels` [B].
+double count_correct(const at::Tensor& logits, const at::Tensor& labels) {
+  return logits.argmax(1).eq(labels).sum().item<double>();
+}
+
 // Whether `value` improves on `best` per the early-stopping config.
 bool improves(double value, const c10::optional<double>& best, const EarlyStoppingConfig& c) {
   if (!best) return true;
@@ -39,11 +44,7 @@ bool improves(double value, const c10::optional<double>& best, const EarlyStoppi
 
 }  // namespace
 
-Metric accuracy_metric() {
-  return {"accuracy", [](const at::Tensor& logits, const at::Tensor& labels) {
-            return logits.argmax(1).eq(labels).sum().item<double>();
-          }};
-}
+Metric accuracy_metric() { return {"accuracy", count_correct}; }
 
 // Everything one call of train() keeps: the optimizer, schedule and writers, and where the run
 // is. Only rank 0 has writers and checkpoints.
@@ -277,7 +278,7 @@ TrainResult BitTrainer::train() {
       }
       (loss / static_cast<double>(config_.grad_accumulation)).backward();
       step_loss += loss_value;
-      interval_correct += logits.argmax(1).eq(batch->labels).sum().item<double>();
+      interval_correct += count_correct(logits, batch->labels);
       interval_samples += batch->labels.size(0);
       ++run.state.batch_in_epoch;
       if (++micro < config_.grad_accumulation) continue;

@@ -1,7 +1,6 @@
 #include "trainer/train_command.h"
 
 #include <ctime>
-#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -9,6 +8,7 @@
 #include "bitlayers/converter.h"
 #include "bitmodels/auto_bit_model.h"
 #include "bitmodels/config_fields.h"
+#include "bitmodels/json_file.h"
 #include "trainer/data/datasets.h"
 #include "trainer/data/image_dataset.h"
 #include "trainer/distributed/distributed.h"
@@ -20,16 +20,6 @@ namespace {
 std::string resolve(const std::string& working_dir, const std::string& path) {
   if (path.empty() || path[0] == '/' || working_dir.empty()) return path;
   return working_dir + "/" + path;
-}
-
-nlohmann::json read_json_file(const std::string& path, const std::string& what) {
-  std::ifstream file(path);
-  if (!file) throw ConfigError(absl::StrCat(what, ": cannot open ", path));
-  try {
-    return nlohmann::json::parse(file);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw ConfigError(absl::StrCat(what, ": ", path, " is not valid JSON: ", e.what()));
-  }
 }
 
 // --quant: a compact string, inline JSON, or a JSON file.
@@ -64,9 +54,9 @@ nlohmann::json architecture_for(const std::string& model, const ImageClassificat
   const int64_t size = data.height();
   nlohmann::json fields = {
       {"num_classes", data.num_classes()}, {"in_channels", data.channels()}, {"image_size", size}};
-  if (model.rfind("resnet", 0) == 0 && model != "resnet20") {
-    fields["stem"] = size <= 64 ? "small" : "imagenet";
-  } else if (model == "mobilenet_v2") {
+  const bool has_stem =
+      (model.rfind("resnet", 0) == 0 && model != "resnet20") || model == "mobilenet_v2";
+  if (has_stem) {
     fields["stem"] = size <= 64 ? "small" : "imagenet";
   } else if (model.rfind("vit", 0) == 0) {
     fields["patch_size"] = size >= 112 && size % 16 == 0 ? 16 : (size % 4 == 0 ? 4 : 1);

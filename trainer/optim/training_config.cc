@@ -1,11 +1,11 @@
 #include "trainer/optim/training_config.h"
 
-#include <fstream>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "bitmodels/config_fields.h"
+#include "bitmodels/json_file.h"
 
 namespace bitlab {
 namespace trainer {
@@ -171,15 +171,7 @@ TrainingConfig TrainingConfig::from_json(const nlohmann::json& json, const std::
 }
 
 TrainingConfig TrainingConfig::from_file(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw ConfigError(absl::StrCat("cannot open training config file ", path));
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(file);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw ConfigError(absl::StrCat(path, ": not valid JSON: ", e.what()));
-  }
-  return from_json(json, path);
+  return from_json(read_json_file(path, "training config"), path);
 }
 
 nlohmann::json TrainingConfig::to_json() const {
