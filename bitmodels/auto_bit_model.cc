@@ -138,6 +138,7 @@ void AutoBitModel::save_pretrained(const BitModel& model, const std::string& dir
   card.dataset = options.dataset;
   card.metrics = options.metrics;
   card.speed = options.speed;
+  card.notes = options.notes;
   write_text(dir + "/" + kCardFile, card.to_markdown());
 
   Manifest manifest = Manifest::describe(

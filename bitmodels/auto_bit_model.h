@@ -41,6 +41,8 @@ struct SaveOptions {
   std::string dataset;
   std::map<std::string, double> metrics;
   std::string speed;
+  /// Markdown sections for the card, after its table (see ModelCard::notes).
+  std::string notes;
 };
 
 class AutoBitModel {

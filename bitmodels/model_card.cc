@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "bitlayers/bit_layer.h"
 #include "bitlayers/memory_report.h"
 #include "bitmodels/model_registry.h"
 
@@ -24,6 +25,18 @@ std::string describe_inputs(const BitModel& model) {
                       absl::StrJoin(example.sizes(), ", "), "] (batch first)");
 }
 
+// The parameters of the float model: a Bit layer counts those of the float32 layer it replaces
+// (float_bytes() / 4), so a deployed model, whose weights are packed buffers, counts the same.
+int64_t float_parameter_count(const torch::nn::Module& module) {
+  if (const auto* bit = dynamic_cast<const BitLayer*>(&module)) {
+    return bit->float_bytes() / static_cast<int64_t>(sizeof(float));
+  }
+  int64_t count = 0;
+  for (const at::Tensor& p : module.parameters(/*recurse=*/false)) count += p.numel();
+  for (const auto& child : module.children()) count += float_parameter_count(*child);
+  return count;
+}
+
 }  // namespace
 
 ModelCard ModelCard::describe(const BitModel& model, const std::string& name) {
@@ -35,7 +48,7 @@ ModelCard ModelCard::describe(const BitModel& model, const std::string& name) {
   }
   card.quantization =
       model.config.precision == "float32" ? "float32" : model.config.quant_config.to_string();
-  for (const at::Tensor& p : model.parameters()) card.parameters += p.numel();
+  card.parameters = float_parameter_count(model);
   const MemoryReport memory = memory_report(model);
   card.float_bytes = memory.total_float_bytes;
   card.deployed_bytes = memory.total_deployed_bytes;
@@ -59,6 +72,7 @@ std::string ModelCard::to_markdown() const {
     absl::StrAppend(&text, "| ", metric, " | ", value, " |\n");
   }
   if (!speed.empty()) absl::StrAppend(&text, "| speed | ", speed, " |\n");
+  if (!notes.empty()) absl::StrAppend(&text, "\n", notes, notes.back() == '\n' ? "" : "\n");
   return text;
 }
 

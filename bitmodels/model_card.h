@@ -35,6 +35,8 @@ struct ModelCard {
   std::map<std::string, double> metrics;
   /// Measured speed, with the command that measured it.
   std::string speed;
+  /// Markdown placed after the table: comparisons, latency tables, what was tried.
+  std::string notes;
 
   /// Fills everything it can compute from `model` (its config, parameters and bytes).
   static ModelCard describe(const BitModel& model, const std::string& name);

@@ -64,6 +64,21 @@ nlohmann::json architecture_for(const std::string& model, const ImageClassificat
   return fields;
 }
 
+// --architecture: a JSON object whose fields replace those architecture_for() chose.
+void apply_architecture_flag(const std::string& flag, nlohmann::json& fields) {
+  if (flag.empty()) return;
+  nlohmann::json overrides;
+  try {
+    overrides = nlohmann::json::parse(flag);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ConfigError(absl::StrCat("--architecture: not valid JSON: ", e.what()));
+  }
+  if (!overrides.is_object()) {
+    throw ConfigError(absl::StrCat("--architecture: expected a JSON object, got ", flag));
+  }
+  for (const auto& [key, value] : overrides.items()) fields[key] = value;
+}
+
 std::string default_output_dir(const TrainCommand& command) {
   const std::time_t now = std::time(nullptr);
   char stamp[32];
@@ -120,6 +135,11 @@ TrainSummary run_train_command(const TrainCommand& command) {
 
   AutoBitConfig model_config;
   model_config.model_type = command.model;
+  if (command.precision != "ternary" && command.precision != "float32") {
+    throw ConfigError(absl::StrCat("--precision=", command.precision,
+                                   ": expected ternary or float32"));
+  }
+  model_config.precision = command.precision;
   model_config.quant_config =
       AutoBitConfig::from_json(
           {{"model_type", command.model}, {"quant_config", quant_json(command)}}, "--quant")
@@ -128,6 +148,7 @@ TrainSummary run_train_command(const TrainCommand& command) {
     model_config.keep_float = std::vector<std::string>{command.fp32_layers};
   }
   model_config.architecture = architecture_for(command.model, train);
+  apply_architecture_flag(command.architecture, model_config.architecture);
   ImageInput input;
   input.channels = train.channels();
   input.height = train.height();

@@ -43,6 +43,12 @@ struct TrainCommand {
   std::string quant = "ai8pc_wpt";
   /// A regex of module paths kept in float32 (replaces the architecture's default rules).
   std::string fp32_layers;
+  /// "ternary" (default) or "float32": the same architecture unconverted (a float twin to
+  /// compare the ternary model against).
+  std::string precision = "ternary";
+  /// A JSON object of architecture fields (e.g. {"patch_size": 7}) set over the ones the data
+  /// set implies (num_classes, in_channels, image_size, stem, patch_size).
+  std::string architecture;
   /// "" : runs/<model>-<time> under the working directory.
   std::string output_dir;
   bool resume = false;

@@ -25,6 +25,10 @@ ABSL_FLAG(std::string, optimizer, "", "adamw (default) or sgd");
 ABSL_FLAG(std::string, schedule, "", "cosine (default), constant, step, warmup_cosine, one_cycle");
 ABSL_FLAG(std::string, quant, "ai8pc_wpt", "quantization: a compact string, JSON, or a JSON file");
 ABSL_FLAG(std::string, fp32_layers, "", "regex of layers kept in float32 (default: the model's)");
+ABSL_FLAG(std::string, precision, "ternary",
+          "ternary, or float32: the same architecture unconverted (a float twin)");
+ABSL_FLAG(std::string, architecture, "",
+          "JSON object of architecture fields over the data set's, e.g. '{\"patch_size\":7}'");
 ABSL_FLAG(std::string, output_dir, "", "run directory (default runs/<model>-<time>)");
 ABSL_FLAG(bool, resume, false, "continue the run in --output_dir from its newest good checkpoint");
 ABSL_FLAG(std::string, device, "", "cpu (default)");
@@ -51,6 +55,8 @@ int main(int argc, char** argv) {
   command.schedule = absl::GetFlag(FLAGS_schedule);
   command.quant = absl::GetFlag(FLAGS_quant);
   command.fp32_layers = absl::GetFlag(FLAGS_fp32_layers);
+  command.precision = absl::GetFlag(FLAGS_precision);
+  command.architecture = absl::GetFlag(FLAGS_architecture);
   command.output_dir = absl::GetFlag(FLAGS_output_dir);
   command.resume = absl::GetFlag(FLAGS_resume);
   command.device = absl::GetFlag(FLAGS_device);
