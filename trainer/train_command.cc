@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include <torch/utils.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "bitcore/errors.h"
@@ -136,8 +138,8 @@ TrainSummary run_train_command(const TrainCommand& command) {
   AutoBitConfig model_config;
   model_config.model_type = command.model;
   if (command.precision != "ternary" && command.precision != "float32") {
-    throw ConfigError(absl::StrCat("--precision=", command.precision,
-                                   ": expected ternary or float32"));
+    throw ConfigError(
+        absl::StrCat("--precision=", command.precision, ": expected ternary or float32"));
   }
   model_config.precision = command.precision;
   model_config.quant_config =
@@ -157,6 +159,8 @@ TrainSummary run_train_command(const TrainCommand& command) {
   input.std = train.stddev;
   input.labels = train.class_names;
   model_config.image_input = input;
+  // The initial weights are the seed's too, so a recipe gives the same run every time.
+  torch::manual_seed(static_cast<uint64_t>(config.seed));
   std::shared_ptr<BitModel> model = AutoBitModel::from_config(model_config);
 
   if (command.resume && command.output_dir.empty()) {

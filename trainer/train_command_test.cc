@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 
 #include "bitcore/errors.h"
@@ -57,8 +58,56 @@ TEST(TrainCommandTest, BadSettingsNameTheChoices) {
   command.quant = "ai3_wpt";
   EXPECT_THAT(error_of(command), HasSubstr("quant_config"));
   command.quant = "ai8pc_wpt";
+  command.precision = "int4";
+  EXPECT_THAT(error_of(command), AllOf(HasSubstr("--precision=int4"), HasSubstr("float32")));
+  command.precision = "float32";
+  command.architecture = "{\"hidden_sizes\": ";
+  EXPECT_THAT(error_of(command), HasSubstr("--architecture: not valid JSON"));
+  command.architecture = "{\"depth\": 2}";  // not an MLP field
+  EXPECT_THAT(error_of(command), HasSubstr("depth"));
+  command.architecture = "";
   command.resume = true;
   EXPECT_THAT(error_of(command), HasSubstr("--resume needs --output_dir"));
+}
+
+TEST(TrainCommandTest, TheSameRecipeGivesTheSameRun) {
+  std::map<std::string, double> first;
+  for (const int workers : {0, 2}) {
+    TrainCommand command;
+    command.model = "lenet5";
+    command.max_steps = 60;
+    command.threads = 1;
+    command.workers = workers;
+    command.eval_samples = 200;
+    command.output_dir = std::string(std::getenv("TEST_TMPDIR")) + "/runs/seeded-" +
+                         std::to_string(workers);
+    command.progress = ProgressMode::kLines;
+    const std::map<std::string, double> metrics = run_train_command(command).result.final_metrics;
+    if (first.empty()) {
+      first = metrics;
+    } else {
+      EXPECT_EQ(metrics, first);  // initial weights, batches and steps are the seed's alone
+    }
+  }
+}
+
+TEST(TrainCommandTest, Float32TwinWithArchitectureFields) {
+  TrainCommand command;
+  command.model = "vit_tiny";
+  command.precision = "float32";
+  command.architecture = R"({"patch_size": 7, "depth": 1})";
+  command.max_steps = 2;
+  command.eval_samples = 64;
+  command.output_dir = std::string(std::getenv("TEST_TMPDIR")) + "/runs/vit-float32";
+  command.progress = ProgressMode::kLines;
+  const TrainSummary summary = run_train_command(command);
+  EXPECT_EQ(summary.result.steps, 2);
+  const AutoBitConfig saved =
+      AutoBitConfig::from_file(summary.output_dir + "/deployed/config.json");
+  EXPECT_EQ(saved.precision, "float32");
+  EXPECT_EQ(saved.architecture.at("patch_size"), 7);
+  EXPECT_EQ(saved.architecture.at("depth"), 1);
+  EXPECT_EQ(saved.architecture.at("image_size"), 28);  // the data set's fields stay
 }
 
 TEST(TrainCommandTest, TernaryMlpLearnsFashionMnistInOneEpoch) {

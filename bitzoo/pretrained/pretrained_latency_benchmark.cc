@@ -56,10 +56,8 @@ void BM_Forward(benchmark::State& state, const std::string& name, bool deployed)
 int main(int argc, char** argv) {
   for (const bitlab::PretrainedSource& source : bitlab::bitzoo::shipped_pretrained()) {
     for (const bool deployed : {true, false}) {
-      const std::string name =
-          "latency/" + source.name + (deployed ? "/deployed" : "/float32");
-      benchmark::RegisterBenchmark(name.c_str(), bitlab::bitzoo::BM_Forward, source.name,
-                                   deployed)
+      const std::string name = "latency/" + source.name + (deployed ? "/deployed" : "/float32");
+      benchmark::RegisterBenchmark(name.c_str(), bitlab::bitzoo::BM_Forward, source.name, deployed)
           ->ArgName("batch")
           ->Arg(1)
           ->Arg(32)

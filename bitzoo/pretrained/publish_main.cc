@@ -97,8 +97,8 @@ std::string latency_section(const std::string& path, const std::string& name) {
       throw BitLabError(absl::StrCat(path, ": no latency/", name, "/{deployed,float32}/", batch,
                                      " rows; run pretrained_latency_benchmark for this model"));
     }
-    absl::StrAppend(&text, "| ", batch + 6, " | ", absl::StrFormat("%.3f", deployed->second),
-                    " | ", absl::StrFormat("%.3f", float32->second), " | ",
+    absl::StrAppend(&text, "| ", batch + 6, " | ", absl::StrFormat("%.3f", deployed->second), " | ",
+                    absl::StrFormat("%.3f", float32->second), " | ",
                     absl::StrFormat("%.2fx", float32->second / deployed->second), " |\n");
   }
   absl::StrAppend(&text, "\nMedian of repeated runs of one forward over `example_input(batch)`, ",

@@ -1,12 +1,11 @@
 #include "bitzoo/pretrained/shipped.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <climits>
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bitmodels/manifest.h"
 #include "bitzoo/pretrained/shipped_manifests.h"

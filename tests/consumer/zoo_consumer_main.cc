@@ -1,7 +1,9 @@
 // Uses the model zoo through @bitlab//bitzoo the way a user's program would: builds LeNet-5 by
 // its registry name, trains it a few steps, deploys it, saves it with save_pretrained, loads
-// it back and classifies a PNG through the Pipeline. Exits non-zero when the loaded model does
-// not compute what the saved one did.
+// it back and classifies a PNG through the Pipeline; then loads the shipped pretrained
+// lenet5-fmnist by name (found in @bitlab's runfiles, verified into a fresh cache) and
+// classifies the same PNG. Exits non-zero when the loaded model does not compute what the
+// saved one did or the pretrained one does not load.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -48,5 +50,12 @@ int main() {
   const auto top = pipeline.classify_file(dir + "/digit.png", 3);
   std::printf("top-1 %s (%.3f)\n", top.at(0).label.c_str(), top.at(0).score);
   std::printf("saved and loaded LeNet-5: %s\n", agree ? "agree" : "DISAGREE");
-  return agree && top.size() == 3 ? 0 : 1;
+
+  setenv("BITLAB_CACHE", (dir + "/cache").c_str(), 1);
+  bitlab::bitzoo::Pipeline pretrained("image-classification",
+                                      bitlab::AutoBitModel::from_pretrained("lenet5-fmnist"));
+  const auto pretrained_top = pretrained.classify_file(dir + "/digit.png", 3);
+  std::printf("pretrained lenet5-fmnist: top-1 %s (%.3f)\n", pretrained_top.at(0).label.c_str(),
+              pretrained_top.at(0).score);
+  return agree && top.size() == 3 && pretrained_top.size() == 3 ? 0 : 1;
 }
