@@ -2,7 +2,7 @@
 // BitTrainer runs kSteps optimizer steps (AdamW, batch 64, Fashion-MNIST-shaped 1x28x28 images
 // from the synthetic data set, no data-loading threads) per iteration.
 //
-//   bazel run -c opt //trainer:train_step_benchmark -- --benchmark_repetitions=3 \
+//   bazel run -c opt //trainer:train_step_benchmark -- --benchmark_repetitions=3
 //     --benchmark_report_aggregates_only=true
 //
 // Rows: <model>/<float32|ternary>/threads:<n>; the ratio of ternary to float32 time is the

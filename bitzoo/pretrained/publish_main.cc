@@ -73,7 +73,12 @@ std::map<std::string, double> latency_rows(const std::string& path, const std::s
   std::map<std::string, double> rows;
   const std::string prefix = "latency/" + name + "/";
   for (const nlohmann::json& row : json.at("benchmarks")) {
-    const std::string run = row.value("run_name", row.value("name", ""));
+    std::string run = row.value("run_name", row.value("name", ""));
+    const std::string suffix = "/real_time";  // UseRealTime() rows carry it
+    if (run.size() > suffix.size() && run.compare(run.size() - suffix.size(), suffix.size(),
+                                                  suffix) == 0) {
+      run.resize(run.size() - suffix.size());
+    }
     if (run.rfind(prefix, 0) != 0) continue;
     const std::string aggregate = row.value("aggregate_name", "");
     if (!aggregate.empty() && aggregate != "median") continue;
@@ -101,8 +106,10 @@ std::string latency_section(const std::string& path, const std::string& name) {
                     absl::StrFormat("%.3f", float32->second), " | ",
                     absl::StrFormat("%.2fx", float32->second / deployed->second), " |\n");
   }
+  const int num_cpus = read_json_file(path, "--latency")["context"].value("num_cpus", 0);
   absl::StrAppend(&text, "\nMedian of repeated runs of one forward over `example_input(batch)`, ",
-                  "measured on ", cpu_model(), " with libtorch's default thread count by\n\n",
+                  "measured on ", cpu_model(), " (", num_cpus,
+                  " CPUs, libtorch's default thread count) by\n\n",
                   "```sh\nbazel run -c opt //bitzoo/pretrained:pretrained_latency_benchmark -- "
                   "--benchmark_repetitions=5 --benchmark_report_aggregates_only=true\n```\n\n");
   return text;
