@@ -22,6 +22,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "bitcore/errors.h"
 #include "bitlayers/memory_report.h"
 #include "bitmodels/auto_bit_model.h"
@@ -68,17 +69,14 @@ std::string cpu_model() {
 }
 
 // Median milliseconds per forward of each "latency/<name>/<variant>/batch:<n>" row.
-std::map<std::string, double> latency_rows(const std::string& path, const std::string& name) {
-  const nlohmann::json json = read_json_file(path, "--latency");
+std::map<std::string, double> latency_rows(const nlohmann::json& json, const std::string& path,
+                                           const std::string& name) {
   std::map<std::string, double> rows;
   const std::string prefix = "latency/" + name + "/";
   for (const nlohmann::json& row : json.at("benchmarks")) {
-    std::string run = row.value("run_name", row.value("name", ""));
-    const std::string suffix = "/real_time";  // UseRealTime() rows carry it
-    if (run.size() > suffix.size() && run.compare(run.size() - suffix.size(), suffix.size(),
-                                                  suffix) == 0) {
-      run.resize(run.size() - suffix.size());
-    }
+    // UseRealTime() rows are named ".../batch:1/real_time".
+    const std::string run(
+        absl::StripSuffix(row.value("run_name", row.value("name", "")), "/real_time"));
     if (run.rfind(prefix, 0) != 0) continue;
     const std::string aggregate = row.value("aggregate_name", "");
     if (!aggregate.empty() && aggregate != "median") continue;
@@ -91,7 +89,8 @@ std::map<std::string, double> latency_rows(const std::string& path, const std::s
 }
 
 std::string latency_section(const std::string& path, const std::string& name) {
-  const std::map<std::string, double> rows = latency_rows(path, name);
+  const nlohmann::json json = read_json_file(path, "--latency");
+  const std::map<std::string, double> rows = latency_rows(json, path, name);
   std::string text =
       "## CPU latency\n\n| batch | deployed (ms) | float32 twin (ms) | float32 / deployed |\n"
       "| --- | --- | --- | --- |\n";
@@ -106,7 +105,7 @@ std::string latency_section(const std::string& path, const std::string& name) {
                     absl::StrFormat("%.3f", float32->second), " | ",
                     absl::StrFormat("%.2fx", float32->second / deployed->second), " |\n");
   }
-  const int num_cpus = read_json_file(path, "--latency")["context"].value("num_cpus", 0);
+  const int num_cpus = json.contains("context") ? json["context"].value("num_cpus", 0) : 0;
   absl::StrAppend(&text, "\nMedian of repeated runs of one forward over `example_input(batch)`, ",
                   "measured on ", cpu_model(), " (", num_cpus,
                   " CPUs, libtorch's default thread count) by\n\n",
@@ -115,8 +114,17 @@ std::string latency_section(const std::string& path, const std::string& name) {
   return text;
 }
 
+// The size of the run's model.safetensors, as its manifest lists it.
+int64_t weights_bytes(const Manifest& manifest, const std::string& dir) {
+  const ManifestFile* weights = manifest.find("model.safetensors");
+  if (weights == nullptr) {
+    throw BitLabError(absl::StrCat(dir, "/manifest.json: lists no model.safetensors"));
+  }
+  return weights->size;
+}
+
 std::string card_notes(const std::string& name, const Manifest& ternary, const Manifest& twin,
-                       const std::string& out) {
+                       int64_t ternary_bytes, int64_t twin_bytes, const std::string& out) {
   std::string text = "## Ternary model against its float32 twin\n\n";
   absl::StrAppend(&text, "The float32 twin is the same architecture trained unconverted with the ",
                   "same recipe (`--precision=float32`).\n\n",
@@ -127,8 +135,6 @@ std::string card_notes(const std::string& name, const Manifest& ternary, const M
                     other == twin.metrics.end() ? "-" : format_metric(metric, other->second),
                     " |\n");
   }
-  const int64_t ternary_bytes = ternary.find("model.safetensors")->size;
-  const int64_t twin_bytes = twin.find("model.safetensors")->size;
   absl::StrAppend(&text, "| model.safetensors | ", format_bytes(ternary_bytes), " | ",
                   format_bytes(twin_bytes), " (",
                   absl::StrFormat("%.1fx", static_cast<double>(twin_bytes) / ternary_bytes),
@@ -154,6 +160,7 @@ void publish() {
   const std::string out = require_flag(FLAGS_out, "out");
   const Manifest ternary = Manifest::read(ternary_dir + "/manifest.json");
   const Manifest twin = Manifest::read(twin_dir + "/manifest.json");
+  twin.verify(twin_dir);
   std::shared_ptr<BitModel> model = AutoBitModel::from_pretrained(ternary_dir);
   if (model->config.precision != "ternary") {
     throw ConfigError(absl::StrCat("--ternary_run: ", ternary_dir, " holds a ",
@@ -165,7 +172,8 @@ void publish() {
   save.metrics = ternary.metrics;
   for (const auto& [metric, value] : twin.metrics) save.metrics["fp32_twin_" + metric] = value;
   save.training_recipe = "`recipe.json` with `train.sh` (below)";
-  save.notes = card_notes(name, ternary, twin, out);
+  save.notes = card_notes(name, ternary, twin, weights_bytes(ternary, ternary_dir),
+                          weights_bytes(twin, twin_dir), out);
   AutoBitModel::save_pretrained(*model, out, save);
   std::printf("published %s to %s\n", name.c_str(), out.c_str());
 }
