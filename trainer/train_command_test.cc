@@ -79,8 +79,8 @@ TEST(TrainCommandTest, TheSameRecipeGivesTheSameRun) {
     command.threads = 1;
     command.workers = workers;
     command.eval_samples = 200;
-    command.output_dir = std::string(std::getenv("TEST_TMPDIR")) + "/runs/seeded-" +
-                         std::to_string(workers);
+    command.output_dir =
+        std::string(std::getenv("TEST_TMPDIR")) + "/runs/seeded-" + std::to_string(workers);
     command.progress = ProgressMode::kLines;
     const std::map<std::string, double> metrics = run_train_command(command).result.final_metrics;
     if (first.empty()) {
