@@ -91,7 +91,10 @@ std::string fetch_pretrained(const PretrainedSource& source) {
     if (!source.shipped_dir.empty() && std::ifstream(path).good()) continue;
     throw BitLabError(absl::StrCat(
         "pretrained '", source.name, "': the cache does not hold it (", cache_problem, ") and ",
-        source.shipped_dir.empty() ? "there is no shipped copy" : "the shipped copy lacks " + path,
+        source.shipped_dir.empty()
+            ? "no shipped copy was found (the zoo's are looked for in $BITLAB_ZOO_DIR, else "
+              "in the Bazel runfiles of the running binary)"
+            : "the shipped copy lacks " + path,
         " to install from; BitLab downloads nothing"));
   }
   make_directories(cache);

@@ -1,0 +1,41 @@
+#!/bin/bash
+# The bitlab CLI end to end: every subcommand on a shipped model, --help, and the exit codes of
+# bad commands, flags and paths.
+set -uo pipefail
+bitlab="$1"
+export BITLAB_CACHE="$TEST_TMPDIR/cache"
+failures=0
+
+# expect CODE PATTERN COMMAND...: the command exits with CODE and its output matches PATTERN.
+expect() {
+  local code="$1" pattern="$2"
+  shift 2
+  local out status
+  out="$("$bitlab" "$@" 2>&1)"
+  status=$?
+  if [[ "$status" != "$code" ]] || ! grep -qE -- "$pattern" <<<"$out"; then
+    echo "FAIL: bitlab $* exited $status (expected $code), output:" >&2
+    echo "$out" >&2
+    failures=$((failures + 1))
+  fi
+}
+
+expect 0 "^lenet5-fmnist +pretrained +pretrained on fashion_mnist" zoo
+expect 0 "^resnet18 +architecture " zoo
+expect 0 "test_accuracy \| 0\.9075" zoo lenet5-fmnist
+expect 0 "## CPU latency" zoo lenet5-fmnist
+expect 0 "^# resnet20" zoo resnet20
+expect 0 "kernel selection for ai8pc_wpt" info lenet5-fmnist
+expect 0 "61706 parameters" info lenet5-fmnist
+expect 0 "precision ternary" info mlp
+expect 0 "usage: bitlab info MODEL" info --help
+expect 0 "usage: bitlab <command>" --help
+expect 1 "/nonexistent/model" info /nonexistent/model
+expect 1 "resnet9000" zoo resnet9000
+expect 2 "unknown command 'frobnicate'" frobnicate
+expect 2 "unknown flag --fast" info --fast lenet5-fmnist
+expect 2 "usage: bitlab info MODEL" info
+expect 2 "usage: bitlab <command>"
+
+[[ "$failures" == 0 ]] && echo "all bitlab CLI checks passed"
+exit "$failures"
