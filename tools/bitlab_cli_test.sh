@@ -29,6 +29,12 @@ expect 0 "kernel selection for ai8pc_wpt" info lenet5-fmnist
 expect 0 "61706 parameters" info lenet5-fmnist
 expect 0 "precision ternary" info mlp
 expect 0 "usage: bitlab info MODEL" info --help
+expect 0 "^accuracy 0\.[0-9]+, loss [0-9.]+ \(10000 samples of fashion_mnist\)" eval mlp-fmnist
+expect 0 "^wrote $TEST_TMPDIR/mlp.safetensors" export mlp-fmnist --out="$TEST_TMPDIR/mlp.safetensors"
+[[ -s "$TEST_TMPDIR/mlp.safetensors" ]] || { echo "FAIL: export wrote nothing" >&2; failures=$((failures + 1)); }
+expect 1 "--format=onnx" export mlp-fmnist --format=onnx --out="$TEST_TMPDIR/mlp.onnx"
+expect 1 "imagenet" eval mlp-fmnist --dataset=imagenet
+expect 2 "usage: bitlab export MODEL --out=FILE" export mlp-fmnist
 expect 0 "usage: bitlab <command>" --help
 expect 1 "/nonexistent/model" info /nonexistent/model
 expect 1 "resnet9000" zoo resnet9000

@@ -4,12 +4,17 @@
 //   bazel run //tools:bitlab -- zoo resnet18-fmnist      one entry's model card
 //   bazel run //tools:bitlab -- info lenet5-fmnist       architecture, parameters, memory per
 //                                                        layer, and which kernel runs it here
+//   bazel run //tools:bitlab -- eval lenet5-fmnist       accuracy on a data set's test split
+//   bazel run //tools:bitlab -- export lenet5-fmnist --out=lenet5.safetensors
+//                                                        float32 weights under torch's names
 //
 // Models are named as AutoBitModel::from_pretrained takes them (a pretrained name, a directory
 // save_pretrained wrote, a .safetensors file beside its config.json) or by architecture
 // (model_type, built with its default fields). Exit codes: 0 done, 1 a model or file could not
 // be used (the message names it), 2 a usage error.
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -24,16 +29,32 @@
 #include "bitmodels/model_registry.h"
 #include "bitmodels/pretrained.h"
 #include "bitzoo/zoo.h"
+#include "export/safetensors_export.h"
+#include "trainer/bit_trainer.h"
+#include "trainer/data/datasets.h"
+#include "trainer/data/image_dataset.h"
 
 namespace bitlab {
 namespace {
 
 constexpr int kUsageError = 2;
 
+// A subcommand's positional arguments and its --name=value flags.
+struct Arguments {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> flags;
+
+  std::string flag(const std::string& name, const std::string& fallback = "") const {
+    const auto found = flags.find(name);
+    return found == flags.end() ? fallback : found->second;
+  }
+};
+
 struct Subcommand {
   const char* usage;
   const char* summary;
-  int (*run)(const std::vector<std::string>& args);
+  std::vector<std::string> flags;
+  int (*run)(const Arguments& args);
 };
 
 std::string read_text(const std::string& path) {
@@ -44,7 +65,14 @@ std::string read_text(const std::string& path) {
   return text.str();
 }
 
-// A pretrained name, a saved directory or file, or else an architecture with default fields.
+// `bazel run` starts the binary in its runfiles: a relative path means the user's directory.
+std::string user_path(const std::string& path) {
+  const char* dir = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (path.empty() || path[0] == '/' || dir == nullptr) return path;
+  return std::string(dir) + "/" + path;
+}
+
+// A pretrained name, an architecture (with its default fields), or a saved directory or file.
 std::shared_ptr<BitModel> load_model(const std::string& name) {
   if (PretrainedRegistry::find(name) == nullptr && ModelRegistry::contains(name)) {
     AutoBitConfig config;
@@ -53,13 +81,14 @@ std::shared_ptr<BitModel> load_model(const std::string& name) {
     model->eval();
     return model;
   }
-  return AutoBitModel::from_pretrained(name);
+  if (PretrainedRegistry::find(name) != nullptr) return AutoBitModel::from_pretrained(name);
+  return AutoBitModel::from_pretrained(user_path(name));
 }
 
-int zoo(const std::vector<std::string>& args) {
-  if (args.size() > 1) return kUsageError;
-  if (args.size() == 1) {
-    const std::string& name = args[0];
+int zoo(const Arguments& args) {
+  if (args.positional.size() > 1) return kUsageError;
+  if (args.positional.size() == 1) {
+    const std::string& name = args.positional[0];
     // A pretrained entry's card is the one shipped with it, comparisons and latency included.
     if (const PretrainedSource* source = PretrainedRegistry::find(name)) {
       std::fputs(read_text(fetch_pretrained(*source) + "/README.md").c_str(), stdout);
@@ -75,11 +104,12 @@ int zoo(const std::vector<std::string>& args) {
   return 0;
 }
 
-int info(const std::vector<std::string>& args) {
-  if (args.size() != 1) return kUsageError;
-  const std::shared_ptr<BitModel> model = load_model(args[0]);
-  const ModelCard card = ModelCard::describe(*model, args[0]);
-  std::printf("%s: %s (model_type %s)\n", args[0].c_str(), card.architecture.c_str(),
+int info(const Arguments& args) {
+  if (args.positional.size() != 1) return kUsageError;
+  const std::string& name = args.positional[0];
+  const std::shared_ptr<BitModel> model = load_model(name);
+  const ModelCard card = ModelCard::describe(*model, name);
+  std::printf("%s: %s (model_type %s)\n", name.c_str(), card.architecture.c_str(),
               card.model_type.c_str());
   std::printf("precision %s, quantization %s, %lld parameters\n", model->config.precision.c_str(),
               card.quantization.c_str(), static_cast<long long>(card.parameters));
@@ -92,18 +122,65 @@ int info(const std::vector<std::string>& args) {
   return 0;
 }
 
+int eval(const Arguments& args) {
+  if (args.positional.size() != 1) return kUsageError;
+  const std::shared_ptr<BitModel> model = load_model(args.positional[0]);
+  const std::string dataset = args.flag("dataset", "fashion_mnist");
+  trainer::LoaderOptions loading;
+  loading.batch_size = 100;
+  loading.shuffle = false;
+  const trainer::BatchLoader test(trainer::ImageDataset(trainer::load_dataset(
+                                      dataset, user_path(args.flag("data_dir")), "test")),
+                                  loading);
+  std::fprintf(stderr, "evaluating %s on %lld %s test images...\n", args.positional[0].c_str(),
+               static_cast<long long>(test.samples_per_epoch()), dataset.c_str());
+  const trainer::EvalResult result =
+      trainer::evaluate_model(*model, test, {trainer::accuracy_metric()});
+  std::printf("accuracy %.4f, loss %.4f (%lld samples of %s)\n", result.values.at("eval_accuracy"),
+              result.values.at("eval_loss"), static_cast<long long>(result.samples),
+              dataset.c_str());
+  return 0;
+}
+
+int export_model(const Arguments& args) {
+  if (args.positional.size() != 1 || args.flag("out").empty()) return kUsageError;
+  const std::string format = args.flag("format", "safetensors");
+  if (format != "safetensors") {
+    throw BitLabError("--format=" + format + ": this build exports safetensors only");
+  }
+  const std::shared_ptr<BitModel> model = load_model(args.positional[0]);
+  export_float_safetensors(*model, user_path(args.flag("out")));
+  std::printf("wrote %s: float32 weights under torch's names (ternary weights dequantized)\n",
+              args.flag("out").c_str());
+  return 0;
+}
+
 const std::map<std::string, Subcommand>& subcommands() {
   static const auto* commands = new std::map<std::string, Subcommand>{
       {"zoo",
        {"bitlab zoo [NAME]",
         "lists the zoo's architectures and pretrained models; with NAME, prints its model card",
+        {},
         zoo}},
       {"info",
        {"bitlab info MODEL",
         "describes a model: architecture, parameters, memory per layer (float32 and deployed),\n"
         "and which ternary kernel its quantization runs on here, and why. MODEL is a pretrained\n"
         "name, a directory or .safetensors file save_pretrained wrote, or an architecture",
+        {},
         info}},
+      {"eval",
+       {"bitlab eval MODEL [--dataset=fashion_mnist] [--data_dir=DIR]",
+        "runs an image classifier over a data set's whole test split (fashion_mnist, mnist,\n"
+        "cifar10, cifar100) and prints its accuracy and loss",
+        {"dataset", "data_dir"},
+        eval}},
+      {"export",
+       {"bitlab export MODEL --out=FILE [--format=safetensors]",
+        "writes the float32 architecture the model was converted from (ternary weights\n"
+        "dequantized) as safetensors under torch's state-dict names",
+        {"out", "format"},
+        export_model}},
   };
   return *commands;
 }
@@ -127,17 +204,27 @@ int run(int argc, char** argv) {
     return kUsageError;
   }
   const Subcommand& command = found->second;
-  std::vector<std::string> args(argv + 2, argv + argc);
-  for (const std::string& arg : args) {
+  Arguments args;
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       std::printf("usage: %s\n\n%s\n", command.usage, command.summary);
       return 0;
     }
-    if (arg.rfind("-", 0) == 0) {
+    if (arg.rfind("-", 0) != 0) {
+      args.positional.push_back(arg);
+      continue;
+    }
+    const size_t equals = arg.find('=');
+    const std::string name =
+        arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
+    if (arg.rfind("--", 0) != 0 || equals == std::string::npos ||
+        std::find(command.flags.begin(), command.flags.end(), name) == command.flags.end()) {
       std::fprintf(stderr, "bitlab %s: unknown flag %s\nusage: %s\n", argv[1], arg.c_str(),
                    command.usage);
       return kUsageError;
     }
+    args.flags[name] = arg.substr(equals + 1);
   }
   try {
     const int status = command.run(args);
