@@ -74,14 +74,14 @@ std::string user_path(const std::string& path) {
 
 // A pretrained name, an architecture (with its default fields), or a saved directory or file.
 std::shared_ptr<BitModel> load_model(const std::string& name) {
-  if (PretrainedRegistry::find(name) == nullptr && ModelRegistry::contains(name)) {
+  if (PretrainedRegistry::find(name) != nullptr) return AutoBitModel::from_pretrained(name);
+  if (ModelRegistry::contains(name)) {
     AutoBitConfig config;
     config.model_type = name;
     std::shared_ptr<BitModel> model = AutoBitModel::from_config(config);
     model->eval();
     return model;
   }
-  if (PretrainedRegistry::find(name) != nullptr) return AutoBitModel::from_pretrained(name);
   return AutoBitModel::from_pretrained(user_path(name));
 }
 
