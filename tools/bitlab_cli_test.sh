@@ -35,6 +35,10 @@ expect 0 "^wrote $TEST_TMPDIR/mlp.safetensors" export mlp-fmnist --out="$TEST_TM
 expect 1 "--format=onnx" export mlp-fmnist --format=onnx --out="$TEST_TMPDIR/mlp.onnx"
 expect 1 "imagenet" eval mlp-fmnist --dataset=imagenet
 expect 2 "usage: bitlab export MODEL --out=FILE" export mlp-fmnist
+expect 0 "^lenet5-fmnist, batch 4, [0-9]+ threads: median [0-9.]+ ms per forward" benchmark lenet5-fmnist --batch=4 --iterations=3
+expect 0 "^kernel: (reference|x86_)" benchmark lenet5-fmnist --iterations=2
+expect 0 "^memory: [0-9.]+ KiB held by the deployed model" benchmark mlp-fmnist --iterations=2
+expect 1 "--batch=0: expected a positive integer" benchmark mlp-fmnist --batch=0
 expect 0 "usage: bitlab <command>" --help
 expect 1 "/nonexistent/model" info /nonexistent/model
 expect 1 "resnet9000" zoo resnet9000

@@ -7,12 +7,15 @@
 //   bazel run //tools:bitlab -- eval lenet5-fmnist       accuracy on a data set's test split
 //   bazel run //tools:bitlab -- export lenet5-fmnist --out=lenet5.safetensors
 //                                                        float32 weights under torch's names
+//   bazel run //tools:bitlab -- benchmark resnet18-fmnist --batch=32
+//                                                        latency, throughput, memory, kernel
 //
 // Models are named as AutoBitModel::from_pretrained takes them (a pretrained name, a directory
 // save_pretrained wrote, a .safetensors file beside its config.json) or by architecture
 // (model_type, built with its default fields). Exit codes: 0 done, 1 a model or file could not
 // be used (the message names it), 2 a usage error.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -20,6 +23,9 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/grad_mode.h>
 
 #include "bitcore/errors.h"
 #include "bitcore/kernel_registry.h"
@@ -29,6 +35,7 @@
 #include "bitmodels/model_registry.h"
 #include "bitmodels/pretrained.h"
 #include "bitzoo/zoo.h"
+#include "export/quantize_for_deployment.h"
 #include "export/safetensors_export.h"
 #include "trainer/bit_trainer.h"
 #include "trainer/data/datasets.h"
@@ -155,6 +162,55 @@ int export_model(const Arguments& args) {
   return 0;
 }
 
+// A positive integer flag; a usage error otherwise.
+int64_t positive_flag(const Arguments& args, const std::string& name, int64_t fallback) {
+  const std::string text = args.flag(name, std::to_string(fallback));
+  char* end = nullptr;
+  const long long value = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || value < 1) {
+    throw BitLabError("--" + name + "=" + text + ": expected a positive integer");
+  }
+  return value;
+}
+
+int benchmark(const Arguments& args) {
+  if (args.positional.size() != 1) return kUsageError;
+  const int64_t batch = positive_flag(args, "batch", 1);
+  const int64_t iterations = positive_flag(args, "iterations", 20);
+  const std::shared_ptr<BitModel> model = load_model(args.positional[0]);
+  const DeploymentReport deployment = quantize_for_deployment(*model);
+  model->eval();
+  const at::Tensor input = model->example_input(batch);
+  torch::NoGradGuard no_grad;
+  model->forward(input);  // warm-up: first-touch allocations and weight packing
+  std::vector<double> milliseconds;
+  for (int64_t i = 0; i < iterations; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    model->forward(input);
+    milliseconds.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count());
+    std::fprintf(stderr, "\rforward %lld/%lld", static_cast<long long>(i + 1),
+                 static_cast<long long>(iterations));
+  }
+  std::fprintf(stderr, "\n");
+  std::sort(milliseconds.begin(), milliseconds.end());
+  const double median = milliseconds[milliseconds.size() / 2];
+  std::printf(
+      "%s, batch %lld, %d threads: median %.3f ms per forward (min %.3f, max %.3f over "
+      "%lld), %.1f samples/s\n",
+      args.positional[0].c_str(), static_cast<long long>(batch), at::get_num_threads(), median,
+      milliseconds.front(), milliseconds.back(), static_cast<long long>(iterations),
+      1000.0 * batch / median);
+  std::printf("memory: %s held by the deployed model\n",
+              format_bytes(deployment.bytes_after).c_str());
+  if (model->config.precision == "ternary") {
+    std::printf("kernel: %s\n",
+                KernelRegistry::get_kernel_for_config(model->config.quant_config).name());
+  }
+  return 0;
+}
+
 const std::map<std::string, Subcommand>& subcommands() {
   static const auto* commands = new std::map<std::string, Subcommand>{
       {"zoo",
@@ -181,6 +237,13 @@ const std::map<std::string, Subcommand>& subcommands() {
         "dequantized) as safetensors under torch's state-dict names",
         {"out", "format"},
         export_model}},
+      {"benchmark",
+       {"bitlab benchmark MODEL [--batch=1] [--iterations=20]",
+        "deploys the model and times its forward on example inputs of the batch size: median,\n"
+        "min and max latency, throughput, the memory the deployed model holds, and the kernel\n"
+        "its quantization runs on here (for reported numbers use the *_benchmark binaries)",
+        {"batch", "iterations"},
+        benchmark}},
   };
   return *commands;
 }

@@ -7,12 +7,14 @@
 //     --benchmark_out=latency.json --benchmark_out_format=json
 //
 // Rows: latency/<name>/<deployed|float32>/batch:<n>, one forward of model->example_input(n)
-// per iteration, on libtorch's default thread count. The publish tool reads these rows into
-// the model cards.
+// per iteration, on libtorch's default thread count (recorded as the context's
+// "libtorch_threads"; OMP_NUM_THREADS sets it). The publish tool reads these rows into the model
+// cards.
 #include <map>
 #include <memory>
 #include <string>
 
+#include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <benchmark/benchmark.h>
 #include <torch/csrc/autograd/grad_mode.h>
@@ -65,6 +67,8 @@ int main(int argc, char** argv) {
           ->UseRealTime();
     }
   }
+  // Recorded in the JSON output's context: the publish tool writes it into the cards.
+  benchmark::AddCustomContext("libtorch_threads", std::to_string(at::get_num_threads()));
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

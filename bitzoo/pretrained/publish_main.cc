@@ -105,10 +105,11 @@ std::string latency_section(const std::string& path, const std::string& name) {
                     absl::StrFormat("%.3f", float32->second), " | ",
                     absl::StrFormat("%.2fx", float32->second / deployed->second), " |\n");
   }
-  const int num_cpus = json.contains("context") ? json["context"].value("num_cpus", 0) : 0;
+  const nlohmann::json context = json.value("context", nlohmann::json::object());
   absl::StrAppend(&text, "\nMedian of repeated runs of one forward over `example_input(batch)`, ",
-                  "measured on ", cpu_model(), " (", num_cpus,
-                  " CPUs, libtorch's default thread count) by\n\n",
+                  "measured on ", cpu_model(), " (", context.value("num_cpus", 0), " CPUs, ",
+                  context.value("libtorch_threads", std::string("?")),
+                  " libtorch thread(s)) by\n\n",
                   "```sh\nbazel run -c opt //bitzoo/pretrained:pretrained_latency_benchmark -- "
                   "--benchmark_repetitions=5 --benchmark_report_aggregates_only=true\n```\n\n");
   return text;
