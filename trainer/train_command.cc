@@ -1,7 +1,5 @@
 #include "trainer/train_command.h"
 
-#include <ctime>
-
 #include <torch/utils.h>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +9,7 @@
 #include "bitmodels/auto_bit_model.h"
 #include "bitmodels/config_fields.h"
 #include "bitmodels/json_file.h"
+#include "trainer/command_flags.h"
 #include "trainer/data/datasets.h"
 #include "trainer/data/image_dataset.h"
 #include "trainer/distributed/distributed.h"
@@ -19,23 +18,12 @@ namespace bitlab {
 namespace trainer {
 namespace {
 
-std::string resolve(const std::string& working_dir, const std::string& path) {
-  if (path.empty() || path[0] == '/' || working_dir.empty()) return path;
-  return working_dir + "/" + path;
-}
-
 // --quant: a compact string, inline JSON, or a JSON file.
 nlohmann::json quant_json(const TrainCommand& command) {
   const std::string& quant = command.quant;
-  if (!quant.empty() && quant[0] == '{') {
-    try {
-      return nlohmann::json::parse(quant);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw ConfigError(absl::StrCat("--quant: not valid JSON: ", e.what()));
-    }
-  }
+  if (!quant.empty() && quant[0] == '{') return parse_json_flag("--quant", quant);
   if (quant.find(".json") != std::string::npos) {
-    return read_json_file(resolve(command.working_dir, quant), "--quant");
+    return read_json_file(resolve_user_path(command.working_dir, quant), "--quant");
   }
   return quant;
 }
@@ -69,24 +57,11 @@ nlohmann::json architecture_for(const std::string& model, const ImageClassificat
 // --architecture: a JSON object whose fields replace those architecture_for() chose.
 void apply_architecture_flag(const std::string& flag, nlohmann::json& fields) {
   if (flag.empty()) return;
-  nlohmann::json overrides;
-  try {
-    overrides = nlohmann::json::parse(flag);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw ConfigError(absl::StrCat("--architecture: not valid JSON: ", e.what()));
-  }
+  const nlohmann::json overrides = parse_json_flag("--architecture", flag);
   if (!overrides.is_object()) {
     throw ConfigError(absl::StrCat("--architecture: expected a JSON object, got ", flag));
   }
   for (const auto& [key, value] : overrides.items()) fields[key] = value;
-}
-
-std::string default_output_dir(const TrainCommand& command) {
-  const std::time_t now = std::time(nullptr);
-  char stamp[32];
-  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::localtime(&now));
-  return resolve(command.working_dir.empty() ? "." : command.working_dir,
-                 absl::StrCat("runs/", command.model, "-", stamp));
 }
 
 ImageClassificationData first_samples(ImageClassificationData data, int64_t count) {
@@ -99,11 +74,7 @@ ImageClassificationData first_samples(ImageClassificationData data, int64_t coun
 }  // namespace
 
 TrainingConfig training_config_for(const TrainCommand& command) {
-  nlohmann::json json =
-      command.config.empty()
-          ? nlohmann::json::object()
-          : read_json_file(resolve(command.working_dir, command.config), "--config");
-  if (!json.is_object()) throw ConfigError("--config: the file must hold a JSON object");
+  nlohmann::json json = config_flag_json(command.working_dir, command.config);
   if (command.epochs >= 0) json["epochs"] = command.epochs;
   if (command.max_steps >= 0) json["max_steps"] = command.max_steps;
   if (command.batch_size >= 0) json["batch_size"] = command.batch_size;
@@ -130,7 +101,7 @@ TrainSummary run_train_command(const TrainCommand& command) {
     throw ConfigError(absl::StrCat("--device=", config.device,
                                    ": this build trains on the CPU only (device \"cpu\")"));
   }
-  const std::string data_dir = resolve(command.working_dir, command.data_dir);
+  const std::string data_dir = resolve_user_path(command.working_dir, command.data_dir);
   ImageClassificationData train = load_dataset(command.dataset, data_dir, "train");
   ImageClassificationData test =
       first_samples(load_dataset(command.dataset, data_dir, "test"), command.eval_samples);
@@ -167,9 +138,7 @@ TrainSummary run_train_command(const TrainCommand& command) {
     throw ConfigError("--resume needs --output_dir: the run directory to continue");
   }
   TrainerOptions options;
-  options.output_dir = command.output_dir.empty()
-                           ? default_output_dir(command)
-                           : resolve(command.working_dir, command.output_dir);
+  options.output_dir = run_directory(command.working_dir, command.output_dir, command.model);
   options.resume = command.resume;
   options.progress = command.progress;
   options.model_config = model_config.to_json();

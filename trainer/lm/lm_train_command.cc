@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <limits>
 #include <memory>
@@ -26,6 +25,7 @@
 #include "bitmodels/json_file.h"
 #include "bitmodels/model_registry.h"
 #include "trainer/checkpoint/checkpoint_manager.h"
+#include "trainer/command_flags.h"
 #include "trainer/lm/perplexity.h"
 #include "trainer/lm/text_corpus.h"
 #include "trainer/logging/metrics_writer.h"
@@ -38,20 +38,6 @@
 namespace bitlab {
 namespace trainer {
 namespace {
-
-std::string resolve(const std::string& working_dir, const std::string& path) {
-  if (path.empty() || path[0] == '/' || working_dir.empty()) return path;
-  return working_dir + "/" + path;
-}
-
-// A flag's JSON text; errors name the flag.
-nlohmann::json parse_json_flag(const std::string& flag, const std::string& text) {
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw ConfigError(absl::StrCat(flag, ": not valid JSON: ", e.what()));
-  }
-}
 
 // Throws unless `model` names a zoo architecture that is a causal language model.
 void check_causal_model(const std::string& model) {
@@ -110,7 +96,7 @@ TextCorpus read_corpus(const std::string& flag, const std::vector<std::string>& 
                        const std::string& working_dir) {
   if (paths.empty()) throw ConfigError(absl::StrCat(flag, ": required (text files)"));
   std::vector<std::string> resolved;
-  for (const std::string& path : paths) resolved.push_back(resolve(working_dir, path));
+  for (const std::string& path : paths) resolved.push_back(resolve_user_path(working_dir, path));
   try {
     return TextCorpus::read(resolved);
   } catch (const BitLabError& e) {
@@ -155,14 +141,6 @@ void record_corpus(const std::string& dir, const TextCorpus& train, const TextCo
   }
   const std::string text = record.dump(2) + "\n";
   write_file_atomically(path, {{text.data(), text.size()}});
-}
-
-std::string default_output_dir(const LmTrainCommand& command) {
-  const std::time_t now = std::time(nullptr);
-  char stamp[32];
-  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::localtime(&now));
-  return resolve(command.working_dir.empty() ? "." : command.working_dir,
-                 absl::StrCat("runs/", command.model, "-lm-", stamp));
 }
 
 // Settings of TrainingConfig that a run of max_steps batches cannot honour: errors, not
@@ -321,11 +299,7 @@ double train_steps(LmRun& run, RunLog& log) {
 }  // namespace
 
 TrainingConfig lm_training_config_for(const LmTrainCommand& command) {
-  nlohmann::json json =
-      command.config.empty()
-          ? nlohmann::json::object()
-          : read_json_file(resolve(command.working_dir, command.config), "--config");
-  if (!json.is_object()) throw ConfigError("--config: the file must hold a JSON object");
+  nlohmann::json json = config_flag_json(command.working_dir, command.config);
   if (command.max_steps >= 0) json["max_steps"] = command.max_steps;
   if (command.batch_size >= 0) json["batch_size"] = command.batch_size;
   if (command.lr >= 0) json["optimizer"]["lr"] = command.lr;
@@ -371,9 +345,8 @@ LmTrainSummary run_lm_train_command(const LmTrainCommand& command) {
   }
 
   LmTrainSummary summary;
-  summary.output_dir = command.output_dir.empty()
-                           ? default_output_dir(command)
-                           : resolve(command.working_dir, command.output_dir);
+  summary.output_dir =
+      run_directory(command.working_dir, command.output_dir, command.model + "-lm");
   const std::string& dir = summary.output_dir;
   make_directories(dir);
   CheckpointManager checkpoints(dir + "/checkpoints",
