@@ -15,6 +15,7 @@ and stub the coverage tools, which only `bazel coverage` runs.
 """
 
 load("//bazel:absl.bzl", "absl_system_repository")
+load("//bazel:cuda.bzl", "local_cuda_repository")
 load("//bazel:libtorch.bzl", "libtorch_repository")
 
 def _rules_cc_stand_in_impl(rctx):
@@ -93,6 +94,7 @@ def bitlab_dependencies():
     _maybe(_coverage_tools_stand_in, name = "remote_coverage_tools")
 
     _maybe(libtorch_repository, name = "libtorch")
+    _maybe(local_cuda_repository, name = "local_cuda")
     _maybe(absl_system_repository, name = "com_google_absl")
     _system_library("com_google_googletest", "googletest.BUILD")
     _system_library("com_github_google_benchmark", "benchmark.BUILD")
