@@ -17,13 +17,17 @@ CUDA_ONLY = select({
 })
 
 # sm_80 (A100) and sm_90 (H100, H200) machine code, plus sm_90 PTX that later GPUs compile at
-# load time.
-NVCC_FLAGS = [
-    "-O3",
-    "-std=c++17",
+# load time. Code using Hopper-only instructions (wgmma) is built for sm_90a alone (HOPPER_ONLY).
+DEFAULT_GENCODE = [
     "-gencode=arch=compute_80,code=sm_80",
     "-gencode=arch=compute_90,code=sm_90",
     "-gencode=arch=compute_90,code=compute_90",
+]
+HOPPER_ONLY = ["-gencode=arch=compute_90a,code=sm_90a"]
+
+NVCC_FLAGS = [
+    "-O3",
+    "-std=c++17",
     "-Xcompiler=-fPIC",
     "-Xcompiler=-Wall",
     # The contract fixes the order of float operations; the kernels also use __fmul_rn and
@@ -33,8 +37,12 @@ NVCC_FLAGS = [
     "-Werror=all-warnings",
 ]
 
-def cuda_library(name, srcs, hdrs = [], deps = [], visibility = None, testonly = False):
+def cuda_library(name, srcs, hdrs = [], deps = [], gencode = DEFAULT_GENCODE, visibility = None,
+                 testonly = False):
     """A cc_library whose .cu sources are compiled by nvcc (other srcs go to the C++ compiler).
+
+    `gencode` picks the GPU targets (DEFAULT_GENCODE, or HOPPER_ONLY for sm_90a code that the
+    caller launches only on compute capability 9.0).
 
     The headers the .cu files include must be in `hdrs` or `srcs` (.h, .cuh) of this target;
     include paths are from the workspace root, as everywhere in BitLab.
@@ -54,7 +62,7 @@ def cuda_library(name, srcs, hdrs = [], deps = [], visibility = None, testonly =
             outs = [obj],
             tools = ["@local_cuda//:nvcc"],
             cmd = "$(location @local_cuda//:nvcc) %s -I%s -c $(location %s) -o $@" % (
-                " ".join(NVCC_FLAGS),
+                " ".join(NVCC_FLAGS + gencode),
                 include_root,
                 src,
             ),

@@ -56,14 +56,19 @@ struct Int8GemmArgs {
 
 /// Which int8 kernel int8_gemm runs for a given m.
 enum class Int8Path {
-  kAuto,             // matrix-vector for m <= kMaxGemvRows, tensor cores above
-  kGemv,             // dp4a matrix-vector, m <= kMaxGemvRows only
-  kTensorCoreSmall,  // mma.sync s8 with 16-row tiles (small m)
-  kTensorCoreLarge,  // mma.sync s8 with 128 x 128 tiles
+  kAuto,              // matrix-vector for m <= kMaxGemvRows, tensor cores above
+  kGemv,              // dp4a matrix-vector, m <= kMaxGemvRows only
+  kTensorCoreSmall,   // mma.sync s8 with 16-row tiles (small m), sm_80+
+  kTensorCoreLarge,   // mma.sync s8 with 128 x 128 tiles, sm_80+
+  kTensorCoreHopper,  // wgmma s8 with 128-row tiles, compute capability 9.0 only
 };
 inline constexpr int64_t kMaxGemvRows = 8;
 
+/// Whether this device runs Int8Path::kTensorCoreHopper (compute capability 9.0).
+bool hopper_tensor_cores_available();
+
 /// Writes acc (m x n int32, exact) and/or y (m x n float32); either may be null, not both.
+/// kAuto takes the Hopper path for large m where the device has it.
 cudaError_t int8_gemm(const Int8GemmArgs& args, int32_t* acc, float* y, cudaStream_t stream,
                       Int8Path path = Int8Path::kAuto);
 

@@ -179,6 +179,19 @@ TEST_F(CudaKernelsTest, Int8TensorCoreLargeTilesMatchTheReference) {
   }
 }
 
+TEST_F(CudaKernelsTest, Int8HopperTensorCoresMatchTheReference) {
+  if (!hopper_tensor_cores_available()) {
+    GTEST_SKIP() << "the wgmma path needs a compute capability 9.0 GPU (H100, H200)";
+  }
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  for (const Shape& s : kTensorCoreShapes) {
+    check_int8(s, Int8Path::kTensorCoreHopper);
+    if (HasFatalFailure()) return;
+  }
+  // One wave of 128 x 256 tiles on a 132-multiprocessor GPU: the wide-tile variant.
+  check_int8({256, 8192, 512}, Int8Path::kTensorCoreHopper);
+}
+
 TEST_F(CudaKernelsTest, QuantizationIsBitExact) {
   SCOPED_TRACE("seed " + std::to_string(seed_));
   const Shape shapes[] = {{1, 0, 1}, {3, 0, 17}, {5, 0, 300}, {16, 0, 4096}, {2, 0, 16384}};

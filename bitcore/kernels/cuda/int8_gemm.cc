@@ -10,6 +10,8 @@ namespace cuda {
 // Above this many rows the 128 x 128 tiles fill the GPU better than 16-row ones.
 constexpr int64_t kMaxSmallTileRows = 64;
 
+bool hopper_tensor_cores_available() { return internal::int8_wgmma_supported(); }
+
 cudaError_t int8_gemm(const Int8GemmArgs& args, int32_t* acc, float* y, cudaStream_t stream,
                       Int8Path path) {
   const bool wants_y = y != nullptr;
@@ -20,9 +22,10 @@ cudaError_t int8_gemm(const Int8GemmArgs& args, int32_t* acc, float* y, cudaStre
     return cudaErrorInvalidValue;
   }
   if (path == Int8Path::kAuto) {
-    path = args.m <= kMaxGemvRows        ? Int8Path::kGemv
-           : args.m <= kMaxSmallTileRows ? Int8Path::kTensorCoreSmall
-                                         : Int8Path::kTensorCoreLarge;
+    path = args.m <= kMaxGemvRows            ? Int8Path::kGemv
+           : args.m <= kMaxSmallTileRows     ? Int8Path::kTensorCoreSmall
+           : hopper_tensor_cores_available() ? Int8Path::kTensorCoreHopper
+                                             : Int8Path::kTensorCoreLarge;
   }
   switch (path) {
     case Int8Path::kGemv:
@@ -32,6 +35,8 @@ cudaError_t int8_gemm(const Int8GemmArgs& args, int32_t* acc, float* y, cudaStre
       return internal::int8_mma_gemm_small(args, acc, y, stream);
     case Int8Path::kTensorCoreLarge:
       return internal::int8_mma_gemm_large(args, acc, y, stream);
+    case Int8Path::kTensorCoreHopper:
+      return internal::int8_wgmma_gemm(args, acc, y, stream);
     case Int8Path::kAuto:
       break;
   }

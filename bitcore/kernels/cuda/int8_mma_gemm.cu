@@ -23,17 +23,6 @@ constexpr int kTileK = 128;            // activations (bytes) per row of a k-til
 constexpr int kTileKWeightBytes = 32;  // packed weight bytes per row of a k-tile
 constexpr int kStepsPerTile = kTileK / 32;
 
-__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool valid) {
-  // With a source size of 0 nothing is read and the 16 bytes are zero-filled.
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-               "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&a)[4], uint32_t address) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(a[0]), "=r"(a[1]), "=r"(a[2]), "=r"(a[3])
@@ -212,7 +201,7 @@ cudaError_t int8_mma_gemm_small(const Int8GemmArgs& args, int32_t* acc, float* y
                                 cudaStream_t stream) {
   // 16-row tiles: small m is bound by streaming the weights, so the tile is narrow (more
   // blocks to spread over the GPU) and the pipeline deep (more bytes in flight).
-  return launch<16, 64, 1, 2, 8, 1>(args, acc, y, stream);
+  return launch<16, 64, 1, 4, 8, 1>(args, acc, y, stream);
 }
 
 cudaError_t int8_mma_gemm_large(const Int8GemmArgs& args, int32_t* acc, float* y,

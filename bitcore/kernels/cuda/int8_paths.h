@@ -23,6 +23,12 @@ cudaError_t int8_mma_gemm_small(const Int8GemmArgs& args, int32_t* acc, float* y
 cudaError_t int8_mma_gemm_large(const Int8GemmArgs& args, int32_t* acc, float* y,
                                 cudaStream_t stream);
 
+/// wgmma s8 tensor-core product for large m (int8_wgmma_gemm.cu, sm_90a). Returns
+/// cudaErrorInvalidDevice on devices other than compute capability 9.0.
+cudaError_t int8_wgmma_gemm(const Int8GemmArgs& args, int32_t* acc, float* y, cudaStream_t stream);
+/// Whether the current device runs int8_wgmma_gemm (compute capability 9.0; read once).
+bool int8_wgmma_supported();
+
 }  // namespace internal
 }  // namespace cuda
 }  // namespace bitlab
