@@ -16,6 +16,12 @@
 #include "bitcore/parallel.h"
 #include "bitcore/quantization.h"
 #include "bitcore/tensor_checks.h"
+#ifdef BITLAB_BUILD_CUDA
+#include <cuda_runtime_api.h>
+
+#include "bitcore/kernels/cuda/cuda_kernels.h"
+#include "bitcore/kernels/cuda/cuda_weight_layout.h"
+#endif
 
 namespace bitlab {
 namespace bitlinear {
@@ -45,6 +51,113 @@ void check_bias(const char* function, const at::Tensor& bias, int64_t out_featur
                                   out_features, "] (out_features)"));
   }
 }
+
+// The device whose kernels run the input `x`. CUDA tensors need a --config=cuda build; other
+// devices get check_cpu's message.
+KernelDevice input_device(const char* function, const at::Tensor& x) {
+  if (x.defined() && x.is_cuda()) {
+#ifdef BITLAB_BUILD_CUDA
+    return KernelDevice::kCuda;
+#else
+    throw ShapeError(absl::StrCat(function, ": input is on ", x.device().str(),
+                                  "; BitLab was built without --config=cuda; rebuild with it to "
+                                  "run on CUDA tensors"));
+#endif
+  }
+  check_cpu(function, "input", x);
+  return KernelDevice::kCpu;
+}
+
+// y [M, N] viewed as the input's leading dimensions x N.
+at::Tensor view_as_output(const at::Tensor& y, const at::Tensor& x) {
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = y.size(1);
+  return y.view(shape);
+}
+
+#ifdef BITLAB_BUILD_CUDA
+void check_cuda(const char* call, cudaError_t status) {
+  if (status != cudaSuccess) {
+    throw BitLabError(absl::StrCat("bitlinear: ", call, " failed: ", cudaGetErrorString(status)));
+  }
+}
+
+// Makes `device` the thread's current GPU for raw CUDA calls and restores the previous one:
+// libtorch's own device guard is in c10/cuda, which a CPU-only libtorch does not ship.
+class CudaDeviceScope {
+ public:
+  explicit CudaDeviceScope(int device) {
+    check_cuda("cudaGetDevice", cudaGetDevice(&previous_));
+    if (device != previous_) check_cuda("cudaSetDevice", cudaSetDevice(device));
+  }
+  ~CudaDeviceScope() { cudaSetDevice(previous_); }
+  CudaDeviceScope(const CudaDeviceScope&) = delete;
+  CudaDeviceScope& operator=(const CudaDeviceScope&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
+// y [M, N] for rows (float32 [M, K], contiguous, on a GPU) on the device-pointer CUDA kernels,
+// everything on rows' GPU: the host-packed weights, their scales and the bias move there, the
+// activations are quantized there into zero-padded rows of cuda_padded_k(K) int8, and
+// cuda::int8_gemm writes y. Not through the kernel's BitKernel calls, which take host memory.
+// The launches go to stream 0, the legacy default stream, which is libtorch's default stream,
+// so they run after libtorch's copies above and before libtorch's later use of y (a caller
+// that made another stream current must synchronize it first).
+at::Tensor run_cuda_int8(const char* function, const at::Tensor& rows, const KernelWeights& weights,
+                         const at::Tensor& bias, const BitQuantConfig& config) {
+  const std::string incompatible = weights.kernel->incompatibility(config);
+  if (!incompatible.empty()) {
+    throw KernelNotFoundError(absl::StrCat(function, ": kernel \"", weights.kernel->name(),
+                                           "\" does not implement ", config.to_string(), ": ",
+                                           incompatible));
+  }
+  const int64_t m = rows.size(0);
+  const int64_t k = weights.in_features;
+  const int64_t n = weights.out_features;
+  const bool per_token = config.activation_granularity == Granularity::kPerChannel;
+  const at::Device device = rows.device();
+  const at::TensorOptions on_device = at::TensorOptions().device(device);
+  const at::Tensor packed = weights.packed.to(device);
+  const at::Tensor w_scale = weights.scale.to(device);
+  const at::Tensor bias_d = bias.defined() ? bias.to(device).contiguous() : at::Tensor();
+  at::Tensor q = at::empty({m, cuda::cuda_padded_k(k)}, on_device.dtype(at::kChar));
+  at::Tensor x_scale = at::empty({per_token ? m : 1}, on_device.dtype(at::kFloat));
+  at::Tensor row_sums = at::empty({m}, on_device.dtype(at::kInt));
+  at::Tensor y = at::empty({m, n}, on_device.dtype(at::kFloat));
+  if (m == 0) return y;
+
+  CudaDeviceScope scope(device.index());
+  cuda::QuantizeArgs quantize;
+  quantize.x = rows.data_ptr<float>();
+  quantize.m = m;
+  quantize.k = k;
+  quantize.per_token = per_token;
+  quantize.eps = config.eps;
+  quantize.q = q.data_ptr<int8_t>();
+  quantize.scales = x_scale.data_ptr<float>();
+  quantize.row_sums = row_sums.data_ptr<int32_t>();
+  check_cuda("bitlab::cuda::quantize_activations",
+             cuda::quantize_activations(quantize, /*stream=*/0));
+
+  cuda::Int8GemmArgs gemm;
+  gemm.m = m;
+  gemm.n = n;
+  gemm.k = k;
+  gemm.x = q.data_ptr<int8_t>();
+  gemm.x_scale = x_scale.data_ptr<float>();
+  gemm.x_scale_per_row = per_token;
+  gemm.x_row_sums = row_sums.data_ptr<int32_t>();
+  gemm.w = packed.data_ptr<uint8_t>();
+  gemm.w_scale = w_scale.data_ptr<float>();
+  gemm.w_scale_per_channel = w_scale.size(0) > 1;
+  gemm.bias = bias_d.defined() ? bias_d.data_ptr<float>() : nullptr;
+  check_cuda("bitlab::cuda::int8_gemm",
+             cuda::int8_gemm(gemm, /*acc=*/nullptr, y.data_ptr<float>(), /*stream=*/0));
+  return y;
+}
+#endif  // BITLAB_BUILD_CUDA
 
 // The STE as an autograd function: quantize in the forward, pass gradients straight through.
 class FakeQuantLinearFunction : public torch::autograd::Function<FakeQuantLinearFunction> {
@@ -234,12 +347,23 @@ at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, con
     throw BitLabError(absl::StrCat(function, ": weights were not packed for a kernel"));
   }
   check_input(function, x, weights.in_features);
-  check_cpu(function, "input", x);
+  const KernelDevice device = input_device(function, x);
   check_bias(function, bias, weights.out_features);
   const BitKernel& kernel = *weights.kernel;
+  if (kernel.device() != device) {
+    throw ShapeError(absl::StrCat(
+        function, ": input is on ", x.device().str(), " but the weights were packed for the ",
+        to_string(kernel.device()), " kernel \"", kernel.name(), "\"; pack them for a ",
+        to_string(device), " kernel (KernelRegistry::get_kernel_for_config(config, device))"));
+  }
   const int64_t k = weights.in_features;
   const int64_t n = weights.out_features;
   const at::Tensor rows = x.reshape({-1, k}).contiguous();
+#ifdef BITLAB_BUILD_CUDA
+  if (device == KernelDevice::kCuda) {
+    return view_as_output(run_cuda_int8(function, rows, weights, bias, config), x);
+  }
+#endif
   const int64_t m = rows.size(0);
   at::Tensor y;
   if (config.activation_dtype == ActivationDtype::kInt8) {
@@ -267,9 +391,7 @@ at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, con
         n, kernel.n_block(), num_threads(), m * k,
         [&](int64_t begin, int64_t end) { kernel.float32_gemm(args, begin, end, out); });
   }
-  std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
-  out_shape.back() = n;
-  return y.view(out_shape);
+  return view_as_output(y, x);
 }
 
 at::Tensor forward_packed_int8(const at::Tensor& q_rows, const at::Tensor& x_scale,
@@ -315,7 +437,10 @@ at::Tensor forward_packed_int8(const at::Tensor& q_rows, const at::Tensor& x_sca
 
 at::Tensor forward_prepared(const at::Tensor& x, const PreparedWeights& prepared,
                             const at::Tensor& bias, const BitQuantConfig& config) {
-  const BitKernel& kernel = KernelRegistry::get_kernel_for_config(config);
+  // CPU inputs run on the CPU kernels, CUDA inputs on the CUDA kernels; either way the
+  // weights are packed on the host, in the chosen kernel's layout.
+  const KernelDevice device = input_device("bitlinear::forward_prepared", x);
+  const BitKernel& kernel = KernelRegistry::get_kernel_for_config(config, device);
   return forward_packed(x, pack_for_kernel(prepared, kernel), bias, config);
 }
 

@@ -12,7 +12,9 @@
 //             the registry picks. Train and eval agree within rtol 1e-4 / atol 1e-5.
 //
 // Inputs are (..., K) float32, outputs (..., N). A `bias` that is an undefined tensor means no
-// bias.
+// bias. The eval forward runs CPU tensors on the CPU kernels and, in a --config=cuda build,
+// CUDA tensors on the CUDA kernels (int8 activations only; the output stays on the input's
+// GPU); a build without --config=cuda refuses CUDA tensors with a ShapeError saying so.
 //
 // Example:
 //   at::Tensor y = bitlab::bitlinear::forward(x, weight, bias, config, /*training=*/true);
@@ -62,7 +64,9 @@ KernelWeights pack_for_kernel(const PreparedWeights& prepared, const BitKernel& 
 at::Tensor fake_quant_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                              const BitQuantConfig& config, at::Tensor* w_hat_workspace = nullptr);
 
-/// Eval forward on weights packed for a kernel.
+/// Eval forward on weights packed for a kernel of the input's device (BitKernel::device()):
+/// a CUDA input needs weights packed for a CUDA kernel, which this call moves to the input's
+/// GPU each time.
 at::Tensor forward_packed(const at::Tensor& x, const KernelWeights& weights, const at::Tensor& bias,
                           const BitQuantConfig& config);
 
@@ -83,7 +87,8 @@ at::Tensor forward_packed_int8(const at::Tensor& q_rows, const at::Tensor& x_sca
                                const KernelWeights& weights, const at::Tensor& bias,
                                const at::Tensor& row_sums = {}, const at::Tensor& out = {});
 
-/// Eval forward on prepared weights, with the kernel the registry picks for `config`.
+/// Eval forward on prepared weights, with the kernel the registry picks for `config` and the
+/// input's device.
 at::Tensor forward_prepared(const at::Tensor& x, const PreparedWeights& prepared,
                             const at::Tensor& bias, const BitQuantConfig& config);
 

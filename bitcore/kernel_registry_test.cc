@@ -166,7 +166,9 @@ TEST_F(KernelRegistryTest, SelectionPicksTheBestCandidateForEveryConfig) {
     EXPECT_TRUE(chosen.is_supported()) << s;
     EXPECT_TRUE(chosen.is_compatible_with(config)) << s;
     for (const BitKernel* other : KernelRegistry::built_kernels()) {
-      if (other->is_supported() && other->is_compatible_with(config)) {
+      // CPU selection ranks the CPU kernels only.
+      if (other->device() == KernelDevice::kCpu && other->is_supported() &&
+          other->is_compatible_with(config)) {
         EXPECT_LE(other->priority(), chosen.priority()) << s << ": " << other->name();
       }
     }
@@ -204,6 +206,80 @@ TEST_F(KernelRegistryTest, EnvironmentOverride) {
 
   setenv(kKernelOverrideEnv, "", 1);  // empty means unset
   EXPECT_NO_THROW(KernelRegistry::get_kernel_for_config(config));
+}
+
+// The CUDA kernel if this binary was built with --config=cuda, else null.
+const BitKernel* built_cuda_kernel() {
+  for (const BitKernel* kernel : KernelRegistry::built_kernels()) {
+    if (kernel->device() == KernelDevice::kCuda) return kernel;
+  }
+  return nullptr;
+}
+
+TEST_F(KernelRegistryTest, CpuSelectionNeverReturnsACudaKernel) {
+  for (const char* s :
+       {"ai8pt_wpt", "ai8pt_wpc", "ai8pc_wpt", "ai8pc_wpc", "af32_wpt", "af32_wpc"}) {
+    const BitQuantConfig config = BitQuantConfig::from_string(s);
+    EXPECT_EQ(KernelRegistry::get_kernel_for_config(config).device(), KernelDevice::kCpu) << s;
+    EXPECT_EQ(&KernelRegistry::get_kernel_for_config(config, KernelDevice::kCpu),
+              &KernelRegistry::get_kernel_for_config(config))
+        << s;
+  }
+}
+
+TEST_F(KernelRegistryTest, CudaSelectionNeedsACudaBuild) {
+  if (built_cuda_kernel() != nullptr) GTEST_SKIP() << "built with --config=cuda";
+  try {
+    KernelRegistry::get_kernel_for_config(BitQuantConfig(), KernelDevice::kCuda);
+    FAIL() << "expected KernelNotFoundError";
+  } catch (const KernelNotFoundError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("built without --config=cuda"));
+  }
+  EXPECT_THAT(KernelRegistry::explain(BitQuantConfig()),
+              ::testing::Not(HasSubstr("for CUDA tensors")));
+}
+
+TEST_F(KernelRegistryTest, CudaKernelIsListedAndSelectedForCudaTensorsOnly) {
+  const BitKernel* cuda = built_cuda_kernel();
+  if (cuda == nullptr) GTEST_SKIP() << "built without --config=cuda";
+  EXPECT_STREQ(cuda->name(), "cuda");
+  const BitQuantConfig int8 = BitQuantConfig::from_string("ai8pc_wpc");
+  const BitQuantConfig f32 = BitQuantConfig::from_string("af32_wpc");
+  EXPECT_TRUE(cuda->is_compatible_with(int8));
+  EXPECT_THAT(cuda->incompatibility(f32), HasSubstr("float32 activations are not implemented"));
+
+  const std::string text = KernelRegistry::explain(int8);
+  EXPECT_THAT(text, HasSubstr("Built kernels for CUDA tensors, highest priority first:\n"
+                              "  cuda  isa=cuda sm_80+"));
+  const std::string unsupported = cuda->unsupported_reason();
+  if (unsupported.empty()) {
+    EXPECT_EQ(&KernelRegistry::get_kernel_for_config(int8, KernelDevice::kCuda), cuda);
+    EXPECT_THAT(text, HasSubstr("Chosen for CUDA tensors: cuda"));
+    EXPECT_THROW(KernelRegistry::get_kernel_for_config(f32, KernelDevice::kCuda),
+                 KernelNotFoundError);
+  } else {
+    // No usable GPU (as on CI machines): the reason names what is missing.
+    EXPECT_THAT(unsupported,
+                ::testing::AnyOf(HasSubstr("no CUDA device"), HasSubstr("compute capability")));
+    EXPECT_THAT(text, HasSubstr("cannot run here: " + unsupported));
+    EXPECT_THAT(text, HasSubstr("Chosen for CUDA tensors: none"));
+    EXPECT_THROW(KernelRegistry::get_kernel_for_config(int8, KernelDevice::kCuda),
+                 KernelNotFoundError);
+  }
+}
+
+TEST_F(KernelRegistryTest, OverrideAppliesToItsKernelsDeviceOnly) {
+  const BitKernel* cuda = built_cuda_kernel();
+  if (cuda == nullptr) GTEST_SKIP() << "built without --config=cuda";
+  const BitQuantConfig config = BitQuantConfig::from_string("ai8pc_wpc");
+  const BitKernel& cpu_choice = KernelRegistry::get_kernel_for_config(config);
+  setenv(kKernelOverrideEnv, "cuda", 1);  // a CUDA kernel: CPU selection ignores it
+  EXPECT_EQ(&KernelRegistry::get_kernel_for_config(config), &cpu_choice);
+  setenv(kKernelOverrideEnv, "reference", 1);  // a CPU kernel: CUDA selection ignores it
+  if (cuda->is_supported()) {
+    EXPECT_EQ(&KernelRegistry::get_kernel_for_config(config, KernelDevice::kCuda), cuda);
+  }
+  EXPECT_THAT(KernelRegistry::explain(config), HasSubstr("Chosen: reference, forced by"));
 }
 
 TEST_F(KernelRegistryTest, InvalidConfigIsRejected) {

@@ -64,6 +64,15 @@ struct Float32GemmArgs {
   const float* bias = nullptr;  // n values, or null for none
 };
 
+/// Where a kernel computes. The registry selects among the kernels of one device at a time:
+/// CPU tensors run on kCpu kernels, CUDA tensors on kCuda kernels.
+enum class KernelDevice { kCpu, kCuda };
+
+/// "cpu" / "cuda".
+inline const char* to_string(KernelDevice device) {
+  return device == KernelDevice::kCuda ? "cuda" : "cpu";
+}
+
 class BitKernel {
  public:
   virtual ~BitKernel() = default;
@@ -72,8 +81,15 @@ class BitKernel {
   virtual const char* name() const = 0;
   /// The instruction set the kernel needs, e.g. "scalar", "avx512vnni".
   virtual const char* isa() const = 0;
-  /// Among supported, compatible kernels the highest priority wins.
+  /// Among supported, compatible kernels of one device the highest priority wins.
   virtual int priority() const = 0;
+  /// Where the kernel computes. Every kernel's interface below takes host memory, so tests
+  /// drive all kernels alike: a kCuda kernel's pack_weights works on host memory like every
+  /// kernel's, and its int8_accumulate / int8_gemm / float32_gemm take HOST pointers for tests
+  /// and convenience (copy in, run on the GPU, copy out). Layers on CUDA tensors do not go
+  /// through those copies: they pack with pack_weights, move the bytes to the GPU and call the
+  /// device-pointer API in bitcore/kernels/cuda/cuda_kernels.h directly.
+  virtual KernelDevice device() const { return KernelDevice::kCpu; }
   /// Empty when the kernel can run in this process; else why not (not compiled in, CPU lacks
   /// an instruction set extension).
   virtual std::string unsupported_reason() const = 0;

@@ -1,14 +1,19 @@
 // int8 activations x ternary weights on Hopper's warpgroup tensor cores (wgmma, sm_90a), for
 // large m. Built for sm_90a only; int8_gemm picks it on compute capability 9.0 devices.
 //
-// A block of two warpgroups computes a 128 x N output tile (N = 128 or 256), each warpgroup
-// 64 rows of it with wgmma.m64nNk32 (s8 x s8 -> s32), both operands K-major in shared memory
-// with the 128-byte swizzle. K is walked in tiles of 128: cp.async brings each tile's
-// activations (128 x 128 bytes, stored swizzled as wgmma reads them) and 2-bit weight codes
-// (N x 32 bytes) a few tiles ahead; the threads then expand the codes into int8 codes (one
+// A block of two warpgroups computes a 128 x 128 output tile, each warpgroup 64 rows of it
+// with wgmma.m64n128k32 (s8 x s8 -> s32), both operands K-major in shared memory with the
+// 128-byte swizzle. K is walked in tiles of 128: cp.async brings each tile's activations
+// (128 x 128 bytes, stored swizzled as wgmma reads them) and 2-bit weight codes (128 x 32
+// bytes) a tile ahead; the threads then expand the codes into int8 codes (one
 // shift and one mask per 4, cuda_weight_layout.h) in a swizzled tile, and the warpgroups
 // issue four wgmma on it while the next tiles are copied and expanded. Codes are q + 1, so the
 // epilogue subtracts the activation row sums, as on the other paths.
+//
+// What made it fast (measured on an H100, docs/benchmarks.md): every thread's copy sources
+// and destinations worked out once rather than per tile (the per-tile address arithmetic had
+// made it issue-bound, at about half the speed), and blocks small enough (93 KB of shared
+// memory) that two share a multiprocessor.
 //
 // Why the slack: wgmma runs asynchronously, and the wait after each tile only guarantees that
 // all but the last kInFlight tiles' products are done; a copy into a stage or an expansion
@@ -28,20 +33,21 @@ constexpr int kBlockK = 128;        // int8 bytes of a row per k-tile: one 128-b
 constexpr int kBlockThreads = 256;  // two warpgroups
 constexpr int kATileBytes = kBlockM * kBlockK;
 
-template <int kBlockN, int kPipelineStages, int kInFlight>
-struct WgmmaTiles {
-  // Tiles of products a warpgroup leaves running while it prepares the next: the copies and
-  // expansions must stay that many tiles clear of what the tensor cores may still read.
-  static constexpr int kDecodedBuffers = kInFlight + 1;
-  static constexpr int kPrefetch = kPipelineStages - kInFlight - 1;  // tiles copied ahead
-  static_assert(kPrefetch >= 1, "too few stages for the products in flight");
-  static constexpr int kPackedWeightBytes = kBlockN * kBlockK / 4;
-  static constexpr int kPipelineStageBytes = kATileBytes + kPackedWeightBytes;
-  static constexpr int kWeightTileBytes = kBlockN * kBlockK;
-  // Swizzled tiles must start on 1024-byte boundaries (8 rows of 128 bytes).
-  static constexpr int kSharedBytes =
-      kPipelineStages * kPipelineStageBytes + kDecodedBuffers * kWeightTileBytes + 1024;
-};
+constexpr int kBlockN = 128;
+// Tiles of products left running while the next tile is prepared: copies and expansions must
+// stay that many tiles clear of what the tensor cores may still read.
+constexpr int kInFlight = 1;
+constexpr int kPipelineStages = 3;
+constexpr int kDecodedBuffers = kInFlight + 1;
+constexpr int kPrefetch = kPipelineStages - kInFlight - 1;  // tiles copied ahead
+static_assert(kPrefetch >= 1, "too few stages for the products in flight");
+constexpr int kPackedWeightBytes = kBlockN * kBlockK / 4;
+constexpr int kPipelineStageBytes = kATileBytes + kPackedWeightBytes;
+constexpr int kWeightTileBytes = kBlockN * kBlockK;
+// Swizzled tiles must start on 1024-byte boundaries (8 rows of 128 bytes). 93 KB: two blocks
+// fit a multiprocessor, so one block's barriers hide behind the other's products.
+constexpr int kSharedBytes =
+    kPipelineStages * kPipelineStageBytes + kDecodedBuffers * kWeightTileBytes + 1024;
 
 // Byte offset of 16-byte chunk `chunk` of row `row` in a 128-byte-swizzled tile.
 __device__ __forceinline__ int swizzled(int row, int chunk) {
@@ -68,8 +74,8 @@ __device__ __forceinline__ void wgmma_wait() {
   asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
 }
 
-// wgmma.m64nNk32 s32 += s8 x s8 for N = 128 and 256 (N / 2 accumulators a thread).
-__device__ __forceinline__ void wgmma_m64nk32(int (&d)[64], uint64_t a, uint64_t b) {
+// wgmma.m64n128k32: s32 += s8 x s8, 64 accumulators a thread.
+__device__ __forceinline__ void wgmma_m64n128k32(int (&d)[64], uint64_t a, uint64_t b) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   asm volatile(
       "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 "
@@ -91,49 +97,8 @@ __device__ __forceinline__ void wgmma_m64nk32(int (&d)[64], uint64_t a, uint64_t
 #endif
 }
 
-__device__ __forceinline__ void wgmma_m64nk32(int (&d)[128], uint64_t a, uint64_t b) {
-#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  asm volatile(
-      "wgmma.mma_async.sync.aligned.m64n256k32.s32.s8.s8 "
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, "
-      "%20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, "
-      "%38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, "
-      "%56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, "
-      "%74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, "
-      "%92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, "
-      "%108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, "
-      "%123, %124, %125, %126, %127}, %128, %129, 1;\n"
-      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]),
-        "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]),
-        "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]),
-        "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]),
-        "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]),
-        "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]),
-        "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]),
-        "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]),
-        "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]),
-        "+r"(d[63]), "+r"(d[64]), "+r"(d[65]), "+r"(d[66]), "+r"(d[67]), "+r"(d[68]), "+r"(d[69]),
-        "+r"(d[70]), "+r"(d[71]), "+r"(d[72]), "+r"(d[73]), "+r"(d[74]), "+r"(d[75]), "+r"(d[76]),
-        "+r"(d[77]), "+r"(d[78]), "+r"(d[79]), "+r"(d[80]), "+r"(d[81]), "+r"(d[82]), "+r"(d[83]),
-        "+r"(d[84]), "+r"(d[85]), "+r"(d[86]), "+r"(d[87]), "+r"(d[88]), "+r"(d[89]), "+r"(d[90]),
-        "+r"(d[91]), "+r"(d[92]), "+r"(d[93]), "+r"(d[94]), "+r"(d[95]), "+r"(d[96]), "+r"(d[97]),
-        "+r"(d[98]), "+r"(d[99]), "+r"(d[100]), "+r"(d[101]), "+r"(d[102]), "+r"(d[103]),
-        "+r"(d[104]), "+r"(d[105]), "+r"(d[106]), "+r"(d[107]), "+r"(d[108]), "+r"(d[109]),
-        "+r"(d[110]), "+r"(d[111]), "+r"(d[112]), "+r"(d[113]), "+r"(d[114]), "+r"(d[115]),
-        "+r"(d[116]), "+r"(d[117]), "+r"(d[118]), "+r"(d[119]), "+r"(d[120]), "+r"(d[121]),
-        "+r"(d[122]), "+r"(d[123]), "+r"(d[124]), "+r"(d[125]), "+r"(d[126]), "+r"(d[127])
-      : "l"(a), "l"(b));
-#endif
-}
-
-template <int kBlockN, int kPipelineStages, int kInFlight>
-__global__ void __launch_bounds__(kBlockThreads, 1)
+__global__ void __launch_bounds__(kBlockThreads, 2)
     int8_wgmma_gemm_kernel(Int8GemmArgs args, int32_t* acc_out, float* y_out) {
-  using Tiles = WgmmaTiles<kBlockN, kPipelineStages, kInFlight>;
-  constexpr int kPrefetch = Tiles::kPrefetch;
-  constexpr int kDecodedBuffers = Tiles::kDecodedBuffers;
-  constexpr int kPipelineStageBytes = Tiles::kPipelineStageBytes;
-  constexpr int kWeightTileBytes = Tiles::kWeightTileBytes;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t raw_base = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
   const uint32_t base = (raw_base + 1023) & ~1023u;
@@ -149,26 +114,40 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
   const int64_t w_row_bytes = padded_k / 4;
   const int k_tiles = static_cast<int>(padded_k / kBlockK);
 
+  // Every thread copies the same rows and 16-byte chunks of every k-tile; only the k offset
+  // moves, so sources and destinations are worked out once.
+  constexpr int kARuns = kBlockM * 8 / kBlockThreads;
+  constexpr int kWeightRuns = kBlockN * 2 / kBlockThreads;
+  const int8_t* a_src[kARuns];
+  uint32_t a_dst[kARuns];
+  bool a_valid[kARuns];
+#pragma unroll
+  for (int j = 0; j < kARuns; ++j) {
+    const int i = tid + j * kBlockThreads;
+    const int r = i / 8;
+    a_valid[j] = m0 + r < args.m;
+    a_src[j] = args.x + (a_valid[j] ? m0 + r : 0) * padded_k + (i % 8) * 16;
+    a_dst[j] = swizzled(r, i % 8);
+  }
+  // Run i of the packed codes is half i % 2 of weight row i / 2.
+  const uint8_t* w_src[kWeightRuns];
+  bool w_valid[kWeightRuns];
+#pragma unroll
+  for (int j = 0; j < kWeightRuns; ++j) {
+    const int i = tid + j * kBlockThreads;
+    w_valid[j] = n0 + i / 2 < args.n;
+    w_src[j] = args.w + (w_valid[j] ? n0 + i / 2 : 0) * w_row_bytes + (i % 2) * 16;
+  }
   auto load_tile = [&](int stage, int kt) {
     const uint32_t a_smem = base + stage * kPipelineStageBytes;
-    const uint32_t packed_smem = a_smem + kATileBytes;
 #pragma unroll
-    for (int i = tid; i < kBlockM * 8; i += kBlockThreads) {
-      const int r = i / 8;
-      const int c = i % 8;
-      const bool valid = m0 + r < args.m;
-      const int8_t* src = args.x + (valid ? m0 + r : 0) * padded_k + int64_t{kt} * kBlockK + c * 16;
-      cp_async_16(a_smem + swizzled(r, c), src, valid);
+    for (int j = 0; j < kARuns; ++j) {
+      cp_async_16(a_smem + a_dst[j], a_src[j] + int64_t{kt} * kBlockK, a_valid[j]);
     }
-    // 16-byte runs of codes: run i is half i % 2 of row i / 2.
 #pragma unroll
-    for (int i = tid; i < kBlockN * 2; i += kBlockThreads) {
-      const int r = i / 2;
-      const int c = i % 2;
-      const bool valid = n0 + r < args.n;
-      const uint8_t* src =
-          args.w + (valid ? n0 + r : 0) * w_row_bytes + int64_t{kt} * (kBlockK / 4) + c * 16;
-      cp_async_16(packed_smem + i * 16, src, valid);
+    for (int j = 0; j < kWeightRuns; ++j) {
+      cp_async_16(a_smem + kATileBytes + (tid + j * kBlockThreads) * 16,
+                  w_src[j] + int64_t{kt} * (kBlockK / 4), w_valid[j]);
     }
   };
 
@@ -182,28 +161,39 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
     cp_async_commit();
   }
 
+  // Where this thread's runs of codes go in an expanded tile (fixed, like the copies).
+  uint32_t expanded_dst[kWeightRuns][4];
+#pragma unroll
+  for (int j = 0; j < kWeightRuns; ++j) {
+    const int i = tid + j * kBlockThreads;
+#pragma unroll
+    for (int p = 0; p < 4; ++p) expanded_dst[j][p] = swizzled(i / 2, (i % 2) * 4 + p);
+  }
+
+  int stage = 0;               // the stage holding tile kt
+  int load_stage = kPrefetch;  // the stage tile kt + kPrefetch goes to
+  int buffer = 0;              // the expanded-weight buffer of tile kt
   for (int kt = 0; kt < k_tiles; ++kt) {
     cp_async_wait<kPrefetch - 1>();
     __syncthreads();  // tile kt has landed for every thread
-    const int next = kt + kPrefetch;
-    if (next < k_tiles) load_tile(next % kPipelineStages, next);
+    if (kt + kPrefetch < k_tiles) load_tile(load_stage, kt + kPrefetch);
     cp_async_commit();
+    load_stage = load_stage + 1 == kPipelineStages ? 0 : load_stage + 1;
 
     // Expand this thread's runs of codes into a swizzled int8 tile (the products of the tile
     // that last used this buffer finished at the previous iteration's wait).
-    const int stage = kt % kPipelineStages;
-    uint8_t* b_tile = smem + (b_base - base) + (kt % kDecodedBuffers) * kWeightTileBytes;
+    const uint8_t* packed_tile = smem + stage * kPipelineStageBytes + kATileBytes;
+    uint8_t* expanded_tile = smem + (b_base - base) + buffer * kWeightTileBytes;
 #pragma unroll
-    for (int i = tid; i < kBlockN * 2; i += kBlockThreads) {
-      const uint4 packed = *reinterpret_cast<const uint4*>(smem + stage * kPipelineStageBytes +
-                                                           kATileBytes + i * 16);
+    for (int j = 0; j < kWeightRuns; ++j) {
+      const uint4 packed =
+          *reinterpret_cast<const uint4*>(packed_tile + (tid + j * kBlockThreads) * 16);
       const uint32_t words[4] = {packed.x, packed.y, packed.z, packed.w};
-      const int row = i / 2;
 #pragma unroll
       for (int p = 0; p < 4; ++p) {
         const uint4 codes = make_uint4(codes_of(words[p], 0), codes_of(words[p], 1),
                                        codes_of(words[p], 2), codes_of(words[p], 3));
-        *reinterpret_cast<uint4*>(b_tile + swizzled(row, (i % 2) * 4 + p)) = codes;
+        *reinterpret_cast<uint4*>(expanded_tile + expanded_dst[j][p]) = codes;
       }
     }
     // The tensor cores read shared memory through the async proxy: make this thread's writes
@@ -211,15 +201,19 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     __syncthreads();
 
-    const uint32_t a_tile = base + stage * kPipelineStageBytes + warpgroup * 64 * kBlockK;
-    const uint32_t b_addr = b_base + (kt % kDecodedBuffers) * kWeightTileBytes;
+    // Each 32-byte k step moves the descriptors' start addresses by 2 (16-byte units).
+    const uint64_t a_desc =
+        descriptor(base + stage * kPipelineStageBytes + warpgroup * 64 * kBlockK);
+    const uint64_t b_desc = descriptor(b_base + buffer * kWeightTileBytes);
     wgmma_fence();
 #pragma unroll
     for (int step = 0; step < kBlockK / 32; ++step) {
-      wgmma_m64nk32(acc, descriptor(a_tile + step * 32), descriptor(b_addr + step * 32));
+      wgmma_m64n128k32(acc, a_desc + 2 * step, b_desc + 2 * step);
     }
     wgmma_commit();
     wgmma_wait<kInFlight>();
+    stage = stage + 1 == kPipelineStages ? 0 : stage + 1;
+    buffer = buffer + 1 == kDecodedBuffers ? 0 : buffer + 1;
   }
   wgmma_wait<0>();
   cp_async_wait<0>();
@@ -258,61 +252,32 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
 
 }  // namespace
 
-namespace {
-
-// The current device's multiprocessor count if it runs this kernel (compute capability 9.0),
-// else 0; read once.
-int hopper_multiprocessors() {
-  static const int count = [] {
+bool int8_wgmma_supported() {
+  static const bool supported = [] {
     int device = 0;
     int major = 0;
     int minor = 0;
-    int multiprocessors = 0;
     if (cudaGetDevice(&device) != cudaSuccess ||
         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device) !=
-            cudaSuccess) {
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
       cudaGetLastError();  // clear the error this probe may have left
-      return 0;
+      return false;
     }
-    return major == 9 && minor == 0 ? multiprocessors : 0;
+    return major == 9 && minor == 0;
   }();
-  return count;
+  return supported;
 }
 
-}  // namespace
-
-bool int8_wgmma_supported() { return hopper_multiprocessors() > 0; }
-
-template <int kBlockN, int kPipelineStages, int kInFlight>
-cudaError_t launch_wgmma(const Int8GemmArgs& args, int32_t* acc, float* y, cudaStream_t stream) {
+cudaError_t int8_wgmma_gemm(const Int8GemmArgs& args, int32_t* acc, float* y, cudaStream_t stream) {
   if (!int8_wgmma_supported()) return cudaErrorInvalidDevice;
-  auto* kernel = int8_wgmma_gemm_kernel<kBlockN, kPipelineStages, kInFlight>;
-  constexpr int kSharedBytes = WgmmaTiles<kBlockN, kPipelineStages, kInFlight>::kSharedBytes;
-  static const cudaError_t attribute_status =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes);
+  static const cudaError_t attribute_status = cudaFuncSetAttribute(
+      int8_wgmma_gemm_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes);
   if (attribute_status != cudaSuccess) return attribute_status;
   const dim3 grid(static_cast<unsigned>((args.n + kBlockN - 1) / kBlockN),
                   static_cast<unsigned>((args.m + kBlockM - 1) / kBlockM));
   if (grid.y > 65535) return cudaErrorInvalidValue;
-  kernel<<<grid, kBlockThreads, kSharedBytes, stream>>>(args, acc, y);
+  int8_wgmma_gemm_kernel<<<grid, kBlockThreads, kSharedBytes, stream>>>(args, acc, y);
   return cudaGetLastError();
-}
-
-cudaError_t int8_wgmma_gemm(const Int8GemmArgs& args, int32_t* acc, float* y, cudaStream_t stream) {
-  // 128 x 256 tiles when they fit the GPU in one wave and 128 x 128 ones would not: e.g. m =
-  // 256, n = 16384 is 128 blocks of the first and 256 (two waves, the second nearly full) of
-  // the second on a 132-multiprocessor H100. Otherwise the narrower tiles, which measured
-  // faster there on large products.
-  const int64_t row_tiles = (args.m + kBlockM - 1) / kBlockM;
-  const int64_t wide_blocks = row_tiles * ((args.n + 255) / 256);
-  const int64_t narrow_blocks = row_tiles * ((args.n + 127) / 128);
-  const int64_t multiprocessors = hopper_multiprocessors();
-  if (wide_blocks <= multiprocessors && narrow_blocks > multiprocessors) {
-    return launch_wgmma<256, 5, 2>(args, acc, y, stream);
-  }
-  return launch_wgmma<128, 6, 2>(args, acc, y, stream);
 }
 
 }  // namespace internal
