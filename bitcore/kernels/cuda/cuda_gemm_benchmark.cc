@@ -1,5 +1,7 @@
-// The CUDA kernels beside cuBLAS fp16 (cublasGemmEx) and a device-to-device copy, all in one
-// run, on the shapes (M, N, K) the CUDA issue names. Each measurement is the median of
+// The CUDA kernels beside cuBLAS fp16 (cublasGemmEx), a device-to-device copy (1 GiB: the
+// bandwidth roofline) and a bare read of each shape's packed weight bytes (what reading that
+// much costs at all, launch and ramp included), all in one run, on the shapes (M, N, K) the
+// CUDA issue names. Each measurement is the median of
 // kTimedLaunches launches timed with CUDA events after kWarmupLaunches warm-ups; weights and
 // activations rotate among enough copies that L2 (read off the device) cannot serve them.
 // Data is random, never zeros. After the Google Benchmark report a table gives each kernel's
@@ -24,6 +26,7 @@
 #include "bitcore/kernels/cuda/cuda_kernels.h"
 #include "bitcore/kernels/cuda/cuda_test_util.h"
 #include "bitcore/kernels/cuda/cuda_weight_layout.h"
+#include "bitcore/kernels/cuda/read_roofline.h"
 
 namespace bitlab {
 namespace cuda {
@@ -156,6 +159,23 @@ void BM_DeviceCopy(benchmark::State& state) {
       benchmark::Counter(2.0 * bytes * 1e-12, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// A bare read of the shape's packed ternary weight bytes.
+void BM_WeightRead(benchmark::State& state) {
+  const Shape s = kShapes[state.range(0)];
+  const int64_t bytes = cuda_packed_weight_bytes(s.n, s.k);
+  const int copies = copies_for(bytes);
+  std::vector<std::unique_ptr<DeviceBuffer<uint8_t>>> w;
+  for (int c = 0; c < copies; ++c) {
+    w.push_back(std::make_unique<DeviceBuffer<uint8_t>>(random_codes(bytes, 71 + c)));
+  }
+  DeviceBuffer<unsigned> sink(1);
+  time_launches(state, "read/" + shape_name(s), copies, [&](int c) {
+    BITLAB_CUDA_CHECK(read_roofline(w[c]->get(), bytes, sink.get(), nullptr));
+  });
+  state.counters["TB/s"] =
+      benchmark::Counter(bytes * 1e-12, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void BM_CublasFp16(benchmark::State& state) {
   const Shape s = kShapes[state.range(0)];
   const int64_t weight_bytes = s.n * s.k * 2;
@@ -269,6 +289,7 @@ void shape_args(benchmark::internal::Benchmark* b, bool gemv_only) {
 }
 
 BENCHMARK(BM_DeviceCopy)->UseManualTime()->Iterations(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_WeightRead)->Apply([](auto* b) { shape_args(b, false); });
 BENCHMARK(BM_CublasFp16)->Apply([](auto* b) { shape_args(b, false); });
 BENCHMARK(BM_BitLabInt8)->Apply([](auto* b) { shape_args(b, false); });
 BENCHMARK(BM_BitLabQuantizeInt8)->Apply([](auto* b) { shape_args(b, false); });
@@ -280,11 +301,12 @@ void print_summary() {
   if (copy == r.end()) return;
   const double copy_bandwidth = 2.0 * (int64_t{1} << 30) / copy->second;
   std::printf("\ndevice-to-device copy: %.2f TB/s (read + write)\n", copy_bandwidth * 1e-12);
-  std::printf("%-18s %-22s %12s %10s %10s %12s\n", "shape (M,N,K)", "kernel", "median us",
-              "x cuBLAS", "TOPS", "% copy BW");
+  std::printf("%-18s %-22s %12s %10s %10s %12s %12s\n", "shape (M,N,K)", "kernel", "median us",
+              "x cuBLAS", "TOPS", "% copy BW", "% bare read");
   for (const Shape& s : kShapes) {
     const std::string name = shape_name(s);
     const auto cublas = r.find("cublas_fp16/" + name);
+    const auto read = r.find("read/" + name);
     for (const char* kernel :
          {"cublas_fp16", "bitlab_int8", "bitlab_quantize_int8", "bitlab_bf16_gemv"}) {
       const auto it = r.find(std::string(kernel) + "/" + name);
@@ -293,9 +315,13 @@ void print_summary() {
       const double bytes = std::string(kernel) == "cublas_fp16"
                                ? 2.0 * s.n * s.k
                                : static_cast<double>(cuda_packed_weight_bytes(s.n, s.k));
-      std::printf("%-18s %-22s %12.1f %10.2f %10.1f %11.1f%%\n", name.c_str(), kernel, t * 1e6,
-                  cublas != r.end() ? cublas->second / t : 0.0, 2.0 * s.m * s.n * s.k / t * 1e-12,
-                  100.0 * bytes / t / copy_bandwidth);
+      // The bare read is of the packed ternary weights; cuBLAS reads 8x those bytes.
+      const double read_share =
+          read == r.end() || std::string(kernel) == "cublas_fp16" ? 0.0 : 100.0 * read->second / t;
+      std::printf("%-18s %-22s %12.1f %10.2f %10.1f %11.1f%% %11.1f%%\n", name.c_str(), kernel,
+                  t * 1e6, cublas != r.end() ? cublas->second / t : 0.0,
+                  2.0 * s.m * s.n * s.k / t * 1e-12, 100.0 * bytes / t / copy_bandwidth,
+                  read_share);
     }
   }
 }

@@ -17,7 +17,8 @@ namespace {
 using internal::warp_max;
 using internal::warp_sum;
 
-constexpr int kThreads = 256;
+// A block a row: enough threads that one long row (K = 16384 at batch 1) is not a serial walk.
+constexpr int kThreads = 1024;
 constexpr int kWarps = kThreads / 32;
 
 // Reduces one value per thread to the whole block's; every thread gets the result.
