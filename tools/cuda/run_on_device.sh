@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# On a GPU machine: runs the staged CUDA kernel test, then the benchmark, from the folder
+# On a GPU machine: runs the staged CUDA tests, then the benchmark, from the folder
 # stage_for_device.sh filled. Logs go to $OUT when it is set (the device tool's output folder).
 #
 #   bash tools/cuda/run_on_device.sh .cuda_carry [benchmark flags...]
@@ -14,8 +14,11 @@ done
 export LD_LIBRARY_PATH="$dir/lib:$cuda_lib:${LD_LIBRARY_PATH:-}"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv
 status=0
-"$dir/cuda_kernels_test" 2>&1 | tee "$logs/cuda_kernels_test.log" | tail -40
-((PIPESTATUS[0] == 0)) || status=1
+for test in "$dir"/*_test; do
+  name=$(basename "$test")
+  "$test" 2>&1 | tee "$logs/$name.log" | tail -40
+  ((PIPESTATUS[0] == 0)) || status=1
+done
 "$dir/cuda_gemm_benchmark" "$@" 2>&1 | tee "$logs/cuda_gemm_benchmark.log"
 ((PIPESTATUS[0] == 0)) || status=1
 exit $status
