@@ -26,8 +26,10 @@ std::string shape_string(const at::Tensor& t) {
   return absl::StrCat("[", absl::StrJoin(t.sizes(), ", "), "]");
 }
 
-// The tensors save_model_weights writes, by name, in named_modules() order.
-std::vector<std::pair<std::string, at::Tensor>> saved_tensors(const torch::nn::Module& model) {
+}  // namespace
+
+std::vector<std::pair<std::string, at::Tensor>> model_state_tensors(
+    const torch::nn::Module& model) {
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (const auto& item : model.named_modules(/*name_prefix=*/"", /*include_self=*/true)) {
     const torch::nn::Module& module = *item.value();
@@ -43,8 +45,6 @@ std::vector<std::pair<std::string, at::Tensor>> saved_tensors(const torch::nn::M
   }
   return tensors;
 }
-
-}  // namespace
 
 bool is_model_deployed(const torch::nn::Module& model) {
   std::vector<std::string> deployed, trainable;
@@ -64,7 +64,7 @@ bool is_model_deployed(const torch::nn::Module& model) {
 void save_model_weights(const torch::nn::Module& model, const std::string& path,
                         std::map<std::string, std::string> metadata) {
   metadata[kDeployedKey] = is_model_deployed(model) ? "true" : "false";
-  save_safetensors(path, saved_tensors(model), metadata);
+  save_safetensors(path, model_state_tensors(model), metadata);
 }
 
 void load_model_weights(torch::nn::Module& model, const std::string& path) {
@@ -80,7 +80,7 @@ void load_model_weights(torch::nn::Module& model, const std::string& path) {
   if (saved_deployed) deploy_bit_layers(model);
   std::set<std::string> expected;
   torch::NoGradGuard no_grad;
-  const std::vector<std::pair<std::string, at::Tensor>> tensors = saved_tensors(model);
+  const std::vector<std::pair<std::string, at::Tensor>> tensors = model_state_tensors(model);
   for (const auto& [name, tensor] : tensors) {
     expected.insert(name);
     if (!contents.contains(name)) {

@@ -18,6 +18,8 @@
 
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <torch/nn/module.h>
 
@@ -26,6 +28,10 @@ namespace bitlab {
 /// Whether `model`'s Bit layers are deployed: true if all are, false if none (or there are
 /// none); throws BitLabError naming a layer when only some are.
 bool is_model_deployed(const torch::nn::Module& model);
+
+/// The tensors save_model_weights writes (see the file comment), by dotted state-dict name,
+/// in named_modules() order. They alias the model's own tensors.
+std::vector<std::pair<std::string, at::Tensor>> model_state_tensors(const torch::nn::Module& model);
 
 /// Writes `model`'s tensors (see the file comment), atomically.
 void save_model_weights(const torch::nn::Module& model, const std::string& path,
