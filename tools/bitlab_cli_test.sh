@@ -39,6 +39,14 @@ expect 0 "^lenet5-fmnist, batch 4, [0-9]+ threads: median [0-9.]+ ms per forward
 expect 0 "^kernel: (reference|x86_)" benchmark lenet5-fmnist --iterations=2
 expect 0 "^memory: [0-9.]+ KiB held by the deployed model" benchmark mlp-fmnist --iterations=2
 expect 1 "--batch=0: expected a positive integer" benchmark mlp-fmnist --batch=0
+deployed="$TEST_TMPDIR/lenet5.bitlab"
+expect 0 "^wrote $deployed: deployed [0-9]+ Bit layers" deploy lenet5-fmnist --out="$deployed"
+expect 0 "61706 parameters" info "$deployed"
+expect 0 "^accuracy 0\.(8|9)[0-9]*, loss" eval "$deployed"
+expect 0 "^$deployed, batch 2, " benchmark "$deployed" --batch=2 --iterations=2
+expect 2 "usage: bitlab deploy MODEL --out=FILE.bitlab" deploy lenet5-fmnist
+printf 'not a model' >"$TEST_TMPDIR/junk.bitlab"
+expect 1 "junk.bitlab: not a .bitlab file" info "$TEST_TMPDIR/junk.bitlab"
 expect 0 "usage: bitlab <command>" --help
 expect 1 "/nonexistent/model" info /nonexistent/model
 expect 1 "resnet9000" zoo resnet9000

@@ -5,15 +5,17 @@
 //   bazel run //tools:bitlab -- info lenet5-fmnist       architecture, parameters, memory per
 //                                                        layer, and which kernel runs it here
 //   bazel run //tools:bitlab -- eval lenet5-fmnist       accuracy on a data set's test split
+//   bazel run //tools:bitlab -- deploy lenet5-fmnist --out=lenet5.bitlab
+//                                                        the deployed model as one mmap-able file
 //   bazel run //tools:bitlab -- export lenet5-fmnist --out=lenet5.safetensors
 //                                                        float32 weights under torch's names
 //   bazel run //tools:bitlab -- benchmark resnet18-fmnist --batch=32
 //                                                        latency, throughput, memory, kernel
 //
 // Models are named as AutoBitModel::from_pretrained takes them (a pretrained name, a directory
-// save_pretrained wrote, a .safetensors file beside its config.json) or by architecture
-// (model_type, built with its default fields). Exit codes: 0 done, 1 a model or file could not
-// be used (the message names it), 2 a usage error.
+// save_pretrained wrote, a .safetensors file beside its config.json), by a .bitlab file, or by
+// architecture (model_type, built with its default fields). Exit codes: 0 done, 1 a model or file
+// could not be used (the message names it), 2 a usage error.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -35,6 +37,7 @@
 #include "bitmodels/model_registry.h"
 #include "bitmodels/pretrained.h"
 #include "bitzoo/zoo.h"
+#include "export/deploy_file.h"
 #include "export/quantize_for_deployment.h"
 #include "export/safetensors_export.h"
 #include "trainer/bit_trainer.h"
@@ -79,9 +82,16 @@ std::string user_path(const std::string& path) {
   return std::string(dir) + "/" + path;
 }
 
-// A pretrained name, an architecture (with its default fields), or a saved directory or file.
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// A pretrained name, an architecture (with its default fields), a .bitlab deploy file, or a
+// saved directory or file.
 std::shared_ptr<BitModel> load_model(const std::string& name) {
   if (PretrainedRegistry::find(name) != nullptr) return AutoBitModel::from_pretrained(name);
+  if (ends_with(name, ".bitlab")) return load_deployed(user_path(name));
   if (ModelRegistry::contains(name)) {
     AutoBitConfig config;
     config.model_type = name;
@@ -162,6 +172,15 @@ int export_model(const Arguments& args) {
   return 0;
 }
 
+int deploy(const Arguments& args) {
+  if (args.positional.size() != 1 || args.flag("out").empty()) return kUsageError;
+  const std::shared_ptr<BitModel> model = load_model(args.positional[0]);
+  const DeploymentReport report = quantize_for_deployment(*model);
+  save_deployed(*model, user_path(args.flag("out")));
+  std::printf("wrote %s: %s\n", args.flag("out").c_str(), report.to_string().c_str());
+  return 0;
+}
+
 // A positive integer flag; a usage error otherwise.
 int64_t positive_flag(const Arguments& args, const std::string& name, int64_t fallback) {
   const std::string text = args.flag(name, std::to_string(fallback));
@@ -222,7 +241,8 @@ const std::map<std::string, Subcommand>& subcommands() {
        {"bitlab info MODEL",
         "describes a model: architecture, parameters, memory per layer (float32 and deployed),\n"
         "and which ternary kernel its quantization runs on here, and why. MODEL is a pretrained\n"
-        "name, a directory or .safetensors file save_pretrained wrote, or an architecture",
+        "name, a .bitlab file, a directory or .safetensors file save_pretrained wrote, or an\n"
+        "architecture",
         {},
         info}},
       {"eval",
@@ -231,6 +251,12 @@ const std::map<std::string, Subcommand>& subcommands() {
         "cifar10, cifar100) and prints its accuracy and loss",
         {"dataset", "data_dir"},
         eval}},
+      {"deploy",
+       {"bitlab deploy MODEL --out=FILE.bitlab",
+        "deploys the model (packed ternary weights, float weights freed) and writes it as a\n"
+        ".bitlab file, which every other command takes as MODEL and which loads by mmap",
+        {"out"},
+        deploy}},
       {"export",
        {"bitlab export MODEL --out=FILE [--format=safetensors]",
         "writes the float32 architecture the model was converted from (ternary weights\n"
