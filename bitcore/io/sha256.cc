@@ -72,6 +72,7 @@ void Sha256::compress(const uint8_t* block) {
 }
 
 void Sha256::update(const void* data, size_t size) {
+  if (size == 0) return;  // an empty tensor's data pointer may be null, which memcpy forbids
   const uint8_t* bytes = static_cast<const uint8_t*>(data);
   total_bytes_ += size;
   if (buffered_ > 0) {
