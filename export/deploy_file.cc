@@ -1,10 +1,10 @@
 #include "export/deploy_file.h"
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
 #include <map>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -287,11 +287,13 @@ std::shared_ptr<BitModel> load_deployed(const std::string& path) {
                                      "' is corrupt (its bytes do not match checksum64)"));
     }
   }
+  // Every model tensor has its record (above) and names are unique, so more records means
+  // some name the model does not have.
   if (records.size() != tensors.size()) {
+    std::set<std::string> expected;
+    for (const auto& item : tensors) expected.insert(item.first);
     for (const auto& [name, record] : records) {
-      const bool expected = std::any_of(tensors.begin(), tensors.end(),
-                                        [&](const auto& item) { return item.first == name; });
-      if (!expected) {
+      if (expected.count(name) == 0) {
         throw BitLabError(absl::StrCat(path, ": unexpected tensor '", name,
                                        "' (not in the model its config builds)"));
       }

@@ -29,6 +29,7 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include "absl/strings/match.h"
 #include "bitcore/errors.h"
 #include "bitcore/kernel_registry.h"
 #include "bitlayers/memory_report.h"
@@ -82,16 +83,11 @@ std::string user_path(const std::string& path) {
   return std::string(dir) + "/" + path;
 }
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // A pretrained name, an architecture (with its default fields), a .bitlab deploy file, or a
 // saved directory or file.
 std::shared_ptr<BitModel> load_model(const std::string& name) {
   if (PretrainedRegistry::find(name) != nullptr) return AutoBitModel::from_pretrained(name);
-  if (ends_with(name, ".bitlab")) return load_deployed(user_path(name));
+  if (absl::EndsWith(name, ".bitlab")) return load_deployed(user_path(name));
   if (ModelRegistry::contains(name)) {
     AutoBitConfig config;
     config.model_type = name;

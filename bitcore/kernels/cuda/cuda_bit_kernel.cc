@@ -98,12 +98,8 @@ DeviceGemm upload_args(const Int8GemmArgs& a, bool with_scales) {
 }
 
 std::string why_unsupported() {
-  int count = 0;
-  const cudaError_t status = cudaGetDeviceCount(&count);
-  if (status != cudaSuccess) {
-    return std::string("no CUDA device: cudaGetDeviceCount failed: ") + cudaGetErrorString(status);
-  }
-  if (count == 0) return "no CUDA device: cudaGetDeviceCount found none";
+  const std::string missing = cuda::missing_cuda_device();
+  if (!missing.empty()) return missing;
   int device = 0;
   cudaDeviceProp props;
   cudaError_t query = cudaGetDevice(&device);

@@ -18,11 +18,15 @@
 #define BITLAB_BITCORE_KERNELS_CUDA_CUDA_KERNELS_H_
 
 #include <cstdint>
+#include <string>
 
 #include <cuda_runtime_api.h>
 
 namespace bitlab {
 namespace cuda {
+
+/// Empty when this process can use a CUDA device; else why not ("no CUDA device: ...").
+std::string missing_cuda_device();
 
 /// Per-token (one scale per row) or per-tensor (one for all rows) int8 quantization of a
 /// float32 m x k matrix (row stride k): q (m x cuda_padded_k(k), zero padding), scales (m

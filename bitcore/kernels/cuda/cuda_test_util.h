@@ -10,6 +10,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include "bitcore/kernels/cuda/cuda_kernels.h"
+
 namespace bitlab {
 namespace cuda {
 
@@ -23,17 +25,6 @@ namespace cuda {
       std::abort();                                                             \
     }                                                                           \
   } while (0)
-
-/// Empty when a CUDA device can be used; else why not (for a test's skip message).
-inline std::string missing_cuda_device() {
-  int count = 0;
-  const cudaError_t status = cudaGetDeviceCount(&count);
-  if (status != cudaSuccess) {
-    return std::string("no CUDA device: cudaGetDeviceCount failed: ") + cudaGetErrorString(status);
-  }
-  if (count == 0) return "no CUDA device: cudaGetDeviceCount found none";
-  return "";
-}
 
 /// An owned device array of `count` T.
 template <typename T>

@@ -127,26 +127,8 @@ cudaError_t launch(const HalfGemvArgs& args, float* y, cudaStream_t stream) {
 
 template <typename T>
 cudaError_t launch_for_rows(const HalfGemvArgs& args, float* y, cudaStream_t stream) {
-  switch (args.m) {
-    case 1:
-      return launch<T, 1>(args, y, stream);
-    case 2:
-      return launch<T, 2>(args, y, stream);
-    case 3:
-      return launch<T, 3>(args, y, stream);
-    case 4:
-      return launch<T, 4>(args, y, stream);
-    case 5:
-      return launch<T, 5>(args, y, stream);
-    case 6:
-      return launch<T, 6>(args, y, stream);
-    case 7:
-      return launch<T, 7>(args, y, stream);
-    case 8:
-      return launch<T, 8>(args, y, stream);
-    default:
-      return cudaErrorInvalidValue;
-  }
+  return internal::for_each_row_count(
+      args.m, [&](auto rows) { return launch<T, decltype(rows)::value>(args, y, stream); });
 }
 
 }  // namespace

@@ -19,7 +19,12 @@ constexpr int kWeightsPerLoad = 64;  // 16 bytes of 2-bit codes
 // Weights are read once: stream them past L1 (evict-first in L2).
 __device__ __forceinline__ uint4 load_streaming(const uint4* p) { return __ldcs(p); }
 
-template <int M, int kWarpsPerBlock, int kUnroll, int kRowsPerWarp>
+constexpr int kRowsPerWarp = 4;
+constexpr int kWarpsPerBlock = 4;
+constexpr int kUnroll = 2;
+static_assert(kMaxGemvRows * kRowsPerWarp <= 32, "one lane writes each output of a warp");
+
+template <int M>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     int8_gemv_kernel(Int8GemmArgs args, int32_t* acc_out, float* y_out) {
   const int lane = threadIdx.x % 32;
@@ -101,11 +106,11 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
   }
 }
 
-template <int M, int kWarpsPerBlock = 4, int kUnroll = 2, int kRowsPerWarp = 4>
+template <int M>
 cudaError_t launch(const Int8GemmArgs& args, int32_t* acc, float* y, cudaStream_t stream) {
   const int64_t warps = (args.n + kRowsPerWarp - 1) / kRowsPerWarp;
   const int64_t blocks = (warps + kWarpsPerBlock - 1) / kWarpsPerBlock;
-  int8_gemv_kernel<M, kWarpsPerBlock, kUnroll, kRowsPerWarp>
+  int8_gemv_kernel<M>
       <<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, stream>>>(args, acc, y);
   return cudaGetLastError();
 }
@@ -113,26 +118,8 @@ cudaError_t launch(const Int8GemmArgs& args, int32_t* acc, float* y, cudaStream_
 }  // namespace
 
 cudaError_t int8_gemv(const Int8GemmArgs& args, int32_t* acc, float* y, cudaStream_t stream) {
-  switch (args.m) {
-    case 1:
-      return launch<1>(args, acc, y, stream);
-    case 2:
-      return launch<2>(args, acc, y, stream);
-    case 3:
-      return launch<3>(args, acc, y, stream);
-    case 4:
-      return launch<4>(args, acc, y, stream);
-    case 5:
-      return launch<5>(args, acc, y, stream);
-    case 6:
-      return launch<6>(args, acc, y, stream);
-    case 7:
-      return launch<7>(args, acc, y, stream);
-    case 8:
-      return launch<8>(args, acc, y, stream);
-    default:
-      return cudaErrorInvalidValue;
-  }
+  return for_each_row_count(
+      args.m, [&](auto rows) { return launch<decltype(rows)::value>(args, acc, y, stream); });
 }
 
 }  // namespace internal

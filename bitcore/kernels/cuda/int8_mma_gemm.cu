@@ -38,10 +38,8 @@ __device__ __forceinline__ void mma_s8(int (&c)[4], const uint32_t (&a)[4],
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-// Shared-memory byte offsets of the swizzled tiles.
-__device__ __forceinline__ int a_offset(int row, int chunk) {
-  return row * kTileK + ((chunk ^ (row & 7)) * 16);
-}
+// Shared-memory byte offset of a chunk of the swizzled weight tile (activations use
+// swizzled_128b).
 __device__ __forceinline__ int b_offset(int row, int chunk) {
   // Rows 4..7 of every 8 swap their two 16-byte chunks, so the 8 rows a warp reads at once
   // start in distinct banks.
@@ -59,6 +57,7 @@ struct TileShape {
   static constexpr int kBBytes = BN * kTileKWeightBytes;
   static constexpr int kStageBytes = kABytes + kBBytes;
   static constexpr int kSmemBytes = STAGES * kStageBytes;
+  static_assert(kTileK == 128, "activation rows are one 128-byte swizzled row");
   static_assert(kWarpM % 16 == 0 && kWarpN % 8 == 0, "warp tile must be whole mma tiles");
   static_assert((BM * 8) % kThreads == 0 && (BN * 2) % kThreads == 0,
                 "every thread copies the same number of 16-byte chunks");
@@ -90,7 +89,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MIN_BLOCKS)
       const int c = i % 8;
       const bool valid = m0 + r < args.m;
       const int8_t* src = args.x + (valid ? m0 + r : 0) * padded_k + int64_t{kt} * kTileK + c * 16;
-      cp_async_16(a_smem + a_offset(r, c), src, valid);
+      cp_async_16(a_smem + swizzled_128b(r, c), src, valid);
     }
 #pragma unroll
     for (int i = tid; i < BN * 2; i += Shape::kThreads) {
@@ -130,7 +129,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MIN_BLOCKS)
 #pragma unroll
       for (int mt = 0; mt < Shape::kMTiles; ++mt) {
         const int row = warp_row + mt * 16 + lane % 16;
-        ldmatrix_x4(a[mt], a_smem + a_offset(row, step * 2 + lane / 16));
+        ldmatrix_x4(a[mt], a_smem + swizzled_128b(row, step * 2 + lane / 16));
       }
       uint32_t b[Shape::kNTiles][2];
 #pragma unroll

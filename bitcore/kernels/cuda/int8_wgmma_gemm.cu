@@ -49,11 +49,6 @@ constexpr int kWeightTileBytes = kBlockN * kBlockK;
 constexpr int kSharedBytes =
     kPipelineStages * kPipelineStageBytes + kDecodedBuffers * kWeightTileBytes + 1024;
 
-// Byte offset of 16-byte chunk `chunk` of row `row` in a 128-byte-swizzled tile.
-__device__ __forceinline__ int swizzled(int row, int chunk) {
-  return row * 128 + ((chunk ^ (row & 7)) * 16);
-}
-
 // Shared-memory matrix descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart.
 __device__ __forceinline__ uint64_t descriptor(uint32_t address) {
   const uint64_t start = (address & 0x3FFFF) >> 4;
@@ -127,7 +122,7 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
     const int r = i / 8;
     a_valid[j] = m0 + r < args.m;
     a_src[j] = args.x + (a_valid[j] ? m0 + r : 0) * padded_k + (i % 8) * 16;
-    a_dst[j] = swizzled(r, i % 8);
+    a_dst[j] = swizzled_128b(r, i % 8);
   }
   // Run i of the packed codes is half i % 2 of weight row i / 2.
   const uint8_t* w_src[kWeightRuns];
@@ -167,7 +162,7 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
   for (int j = 0; j < kWeightRuns; ++j) {
     const int i = tid + j * kBlockThreads;
 #pragma unroll
-    for (int p = 0; p < 4; ++p) expanded_dst[j][p] = swizzled(i / 2, (i % 2) * 4 + p);
+    for (int p = 0; p < 4; ++p) expanded_dst[j][p] = swizzled_128b(i / 2, (i % 2) * 4 + p);
   }
 
   int stage = 0;               // the stage holding tile kt
