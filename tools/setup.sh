@@ -21,6 +21,7 @@ PACKAGES=(
   pkg-config
   clang-format
   python3-venv
+  python3-torch
 )
 
 # Test-time Python cross-checks look for this interpreter (see bitcore/io/BUILD).

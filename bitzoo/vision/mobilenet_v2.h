@@ -62,6 +62,8 @@ class InvertedResidualImpl : public torch::nn::Module {
   InvertedResidualImpl(int64_t in_channels, int64_t out_channels, int64_t stride,
                        int64_t expand_ratio);
   torch::Tensor forward(const torch::Tensor& x);
+  /// Whether forward adds x to conv's output (stride 1, channels unchanged).
+  bool use_residual() const { return use_residual_; }
 
   torch::nn::Sequential conv = nullptr;
 
