@@ -9,6 +9,7 @@
 #include <ATen/ops/convolution.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
+#include <ATen/record_function.h>
 #include <c10/util/accumulate.h>
 #include <c10/util/variant.h>
 #include <torch/nn/functional/padding.h>
@@ -23,6 +24,7 @@
 #include "bitcore/tensor_checks.h"
 #include "bitlayers/conv_patches.h"
 #include "bitlayers/deployed_layout.h"
+#include "bitlayers/profile_name.h"
 
 namespace bitlab {
 namespace {
@@ -269,12 +271,21 @@ torch::Tensor BitConvImpl<D>::forward(const torch::Tensor& given) {
   const torch::Tensor input = is_reduced_float(given) ? given.to(torch::kFloat) : given;
   const Float32Region float32;
   check_input(input);
+  const bool fake_quant = this->is_training() && !is_deployed();
+  // Profilers see the layer as one scope named with its kernel (profile_name.h).
+  RECORD_USER_SCOPE_WITH_INPUTS(
+      bit_layer_profile_name(
+          absl::StrCat("BitConv", D, "d"),
+          absl::StrCat(options.in_channels(), "->", options.out_channels(), " k",
+                       absl::StrJoin(*options.kernel_size(), "x"),
+                       options.groups() > 1 ? absl::StrCat(" groups ", options.groups()) : ""),
+          options.quant_config(), fake_quant),
+      std::vector<c10::IValue>{input});
   const bool unbatched = input.dim() == static_cast<int64_t>(D) + 1;
   const torch::Tensor x = unbatched ? input.unsqueeze(0) : input;
   // A layer that holds deployed weights (deploy(), or a deployed state dict loaded into it)
   // has no float weight to train: it runs the packed path in either mode.
-  torch::Tensor y =
-      this->is_training() && !is_deployed() ? forward_fake_quant(x) : forward_packed(x);
+  torch::Tensor y = fake_quant ? forward_fake_quant(x) : forward_packed(x);
   return unbatched ? y.squeeze(0) : y;
 }
 

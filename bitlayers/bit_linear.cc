@@ -1,13 +1,16 @@
 #include "bitlayers/bit_linear.h"
 
 #include <cmath>
+#include <vector>
 
+#include <ATen/record_function.h>
 #include <torch/nn/init.h>
 
 #include "absl/strings/str_cat.h"
 #include "bitcore/errors.h"
 #include "bitcore/kernel_registry.h"
 #include "bitlayers/deployed_layout.h"
+#include "bitlayers/profile_name.h"
 
 namespace bitlab {
 
@@ -63,9 +66,16 @@ torch::Tensor BitLinearImpl::forward(const torch::Tensor& given) {
   // quantization is defined on float32 (docs/numerics.md), so such input is widened first.
   const torch::Tensor input = is_reduced_float(given) ? given.to(torch::kFloat) : given;
   const Float32Region float32;
+  const bool fake_quant = is_training() && !is_deployed();
+  // Profilers see the layer as one scope named with its kernel (profile_name.h).
+  RECORD_USER_SCOPE_WITH_INPUTS(
+      bit_layer_profile_name("BitLinear",
+                             absl::StrCat(options.in_features(), "->", options.out_features()),
+                             options.quant_config(), fake_quant),
+      std::vector<c10::IValue>{input});
   // A layer that holds deployed weights (deploy(), or a deployed state dict loaded into it)
   // has no float weight to train: it runs the packed path in either mode.
-  if (is_training() && !is_deployed()) {
+  if (fake_quant) {
     return bitlinear::fake_quant_linear(input, weight, bias, options.quant_config(),
                                         &w_hat_workspace_);
   }

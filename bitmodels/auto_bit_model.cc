@@ -78,22 +78,34 @@ std::shared_ptr<BitModel> AutoBitModel::from_config(const AutoBitConfig& config,
   fields.check_all_read();
   model->config = config;
   if (config.precision == "ternary") {
-    std::vector<ConversionRule> rules;
-    if (config.keep_float) {
-      for (const std::string& pattern : *config.keep_float) {
-        ConversionRule rule;
-        rule.pattern = pattern;
-        rule.keep_float = true;
-        rule.name = "keep_float";
-        rules.push_back(rule);
-      }
-    } else {
-      rules = model->default_rules();
-    }
-    ConversionReport converted = BitConverter::convert(*model, config.quant_config, rules);
+    model->config.precision = "float32";
+    ConversionReport converted = convert_to_ternary(*model, config);
     if (report != nullptr) *report = std::move(converted);
   }
   return model;
+}
+
+ConversionReport AutoBitModel::convert_to_ternary(BitModel& model, const AutoBitConfig& config) {
+  if (config.precision != "ternary" || model.config.precision != "float32") {
+    throw BitLabError(absl::StrCat("convert_to_ternary: converts a float32 model to ternary; got ",
+                                   "a ", model.config.precision, " model and a ", config.precision,
+                                   " config"));
+  }
+  std::vector<ConversionRule> rules;
+  if (config.keep_float) {
+    for (const std::string& pattern : *config.keep_float) {
+      ConversionRule rule;
+      rule.pattern = pattern;
+      rule.keep_float = true;
+      rule.name = "keep_float";
+      rules.push_back(rule);
+    }
+  } else {
+    rules = model.default_rules();
+  }
+  ConversionReport report = BitConverter::convert(model, config.quant_config, rules);
+  model.config = config;
+  return report;
 }
 
 std::shared_ptr<BitModel> AutoBitModel::from_config_file(const std::string& path) {

@@ -54,6 +54,12 @@ class AutoBitModel {
   /// receives the conversion report.
   static std::shared_ptr<BitModel> from_config(const AutoBitConfig& config,
                                                ConversionReport* report = nullptr);
+  /// The conversion from_config runs for precision "ternary", on a model built in float32
+  /// (typically with trained weights loaded since): converts it in place per
+  /// config.quant_config, keeping in float32 what config.keep_float names (or the
+  /// architecture's default_rules()), and sets model.config to `config`. Throws BitLabError
+  /// unless config.precision is "ternary" and the model's is "float32".
+  static ConversionReport convert_to_ternary(BitModel& model, const AutoBitConfig& config);
   /// The same from a config.json file.
   static std::shared_ptr<BitModel> from_config_file(const std::string& path);
 

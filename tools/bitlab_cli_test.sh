@@ -32,13 +32,25 @@ expect 0 "usage: bitlab info MODEL" info --help
 expect 0 "^accuracy 0\.[0-9]+, loss [0-9.]+ \(10000 samples of fashion_mnist\)" eval mlp-fmnist
 expect 0 "^wrote $TEST_TMPDIR/mlp.safetensors" export mlp-fmnist --out="$TEST_TMPDIR/mlp.safetensors"
 [[ -s "$TEST_TMPDIR/mlp.safetensors" ]] || { echo "FAIL: export wrote nothing" >&2; failures=$((failures + 1)); }
-expect 1 "--format=onnx" export mlp-fmnist --format=onnx --out="$TEST_TMPDIR/mlp.onnx"
+expect 0 "^wrote $TEST_TMPDIR/lenet5.pt: a TorchScript module" export lenet5-fmnist --format=torchscript --out="$TEST_TMPDIR/lenet5.pt"
+[[ -s "$TEST_TMPDIR/lenet5.pt" ]] || { echo "FAIL: TorchScript export wrote nothing" >&2; failures=$((failures + 1)); }
+expect 1 "--format=pickle: expected" export mlp-fmnist --format=pickle --out="$TEST_TMPDIR/mlp.pkl"
+expect 1 "TorchScript export supports" export gpt --format=torchscript --out="$TEST_TMPDIR/gpt.pt"
+# convert: the float32 weights export wrote, made ternary again, to a directory and a .bitlab.
+expect 0 "converted" convert "$TEST_TMPDIR/mlp.safetensors" --model_type=mlp --out="$TEST_TMPDIR/mlp-converted"
+expect 0 "^accuracy 0\.(7|8|9)[0-9]*, loss" eval "$TEST_TMPDIR/mlp-converted"
+expect 0 "^wrote $TEST_TMPDIR/mlp-converted.bitlab: deployed" convert "$TEST_TMPDIR/mlp.safetensors" --model_type=mlp --quant_config=ai8pt_wpt --keep_float='^classifier$' --out="$TEST_TMPDIR/mlp-converted.bitlab"
+expect 1 "mlp.safetensors.*tensor" convert "$TEST_TMPDIR/mlp.safetensors" --model_type=lenet5 --out="$TEST_TMPDIR/wrong"
+expect 1 "--architecture=\[1\]: expected a JSON object" convert "$TEST_TMPDIR/mlp.safetensors" --model_type=mlp --architecture='[1]' --out="$TEST_TMPDIR/wrong"
+expect 1 "/nonexistent/w.safetensors" convert /nonexistent/w.safetensors --model_type=mlp --out="$TEST_TMPDIR/wrong"
+expect 2 "usage: bitlab convert CHECKPOINT" convert "$TEST_TMPDIR/mlp.safetensors" --out="$TEST_TMPDIR/wrong"
 expect 1 "imagenet" eval mlp-fmnist --dataset=imagenet
 expect 2 "usage: bitlab export MODEL --out=FILE" export mlp-fmnist
 expect 0 "^lenet5-fmnist, batch 4, [0-9]+ threads: median [0-9.]+ ms per forward" benchmark lenet5-fmnist --batch=4 --iterations=3
 expect 0 "^kernel: (reference|x86_)" benchmark lenet5-fmnist --iterations=2
 expect 0 "^memory: [0-9.]+ KiB held by the deployed model" benchmark mlp-fmnist --iterations=2
 expect 1 "--batch=0: expected a positive integer" benchmark mlp-fmnist --batch=0
+expect 0 "BitConv2d 6->16 k5x5 \[[a-z0-9_]+\] +\[1, 6, 14, 14\] +[0-9.]+ +[0-9.]+%" benchmark lenet5-fmnist --iterations=2 --per_layer=true
 deployed="$TEST_TMPDIR/lenet5.bitlab"
 expect 0 "^wrote $deployed: deployed [0-9]+ Bit layers" deploy lenet5-fmnist --out="$deployed"
 expect 0 "61706 parameters" info "$deployed"

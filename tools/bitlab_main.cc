@@ -9,6 +9,10 @@
 //                                                        the deployed model as one mmap-able file
 //   bazel run //tools:bitlab -- export lenet5-fmnist --out=lenet5.safetensors
 //                                                        float32 weights under torch's names
+//   bazel run //tools:bitlab -- export lenet5-fmnist --format=torchscript --out=lenet5.pt
+//                                                        a module torch.jit.load runs
+//   bazel run //tools:bitlab -- convert resnet18.safetensors --model_type=resnet18 --out=r18
+//                                                        a float32 checkpoint made ternary
 //   bazel run //tools:bitlab -- benchmark resnet18-fmnist --batch=32
 //                                                        latency, throughput, memory, kernel
 //
@@ -27,6 +31,7 @@
 #include <vector>
 
 #include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "absl/strings/match.h"
@@ -38,9 +43,12 @@
 #include "bitmodels/model_registry.h"
 #include "bitmodels/pretrained.h"
 #include "bitzoo/zoo.h"
+#include "export/checkpoint_converter.h"
 #include "export/deploy_file.h"
 #include "export/quantize_for_deployment.h"
 #include "export/safetensors_export.h"
+#include "export/torchscript_export.h"
+#include "tools/layer_profile.h"
 #include "trainer/bit_trainer.h"
 #include "trainer/data/datasets.h"
 #include "trainer/data/image_dataset.h"
@@ -158,13 +166,58 @@ int eval(const Arguments& args) {
 int export_model(const Arguments& args) {
   if (args.positional.size() != 1 || args.flag("out").empty()) return kUsageError;
   const std::string format = args.flag("format", "safetensors");
-  if (format != "safetensors") {
-    throw BitLabError("--format=" + format + ": this build exports safetensors only");
+  if (format != "safetensors" && format != "torchscript") {
+    throw BitLabError("--format=" + format + ": expected safetensors or torchscript");
   }
   const std::shared_ptr<BitModel> model = load_model(args.positional[0]);
+  if (format == "torchscript") {
+    to_torchscript(*model, user_path(args.flag("out")));
+    std::printf(
+        "wrote %s: a TorchScript module (torch.jit.load runs it; ternary weights and "
+        "their scales as float32)\n",
+        args.flag("out").c_str());
+    return 0;
+  }
   export_float_safetensors(*model, user_path(args.flag("out")));
   std::printf("wrote %s: float32 weights under torch's names (ternary weights dequantized)\n",
               args.flag("out").c_str());
+  return 0;
+}
+
+int convert(const Arguments& args) {
+  if (args.positional.size() != 1 || args.flag("model_type").empty() || args.flag("out").empty()) {
+    return kUsageError;
+  }
+  nlohmann::json config_json = {{"model_type", args.flag("model_type")}};
+  if (!args.flag("architecture").empty()) {
+    const nlohmann::json architecture =
+        nlohmann::json::parse(args.flag("architecture"), nullptr, /*allow_exceptions=*/false);
+    if (!architecture.is_object()) {
+      throw BitLabError("--architecture=" + args.flag("architecture") +
+                        ": expected a JSON object of the architecture's fields");
+    }
+    config_json["architecture"] = architecture;
+  }
+  if (!args.flag("quant_config").empty()) config_json["quant_config"] = args.flag("quant_config");
+  if (!args.flag("keep_float").empty()) {
+    config_json["keep_float"] = nlohmann::json::array({args.flag("keep_float")});
+  }
+  const std::string checkpoint = user_path(args.positional[0]);
+  std::fprintf(stderr, "converting %s to a ternary %s...\n", checkpoint.c_str(),
+               args.flag("model_type").c_str());
+  const ConvertedCheckpoint converted =
+      convert_checkpoint(checkpoint, AutoBitConfig::from_json(config_json));
+  std::printf("%s\n", converted.report.to_string().c_str());
+  const std::string out = user_path(args.flag("out"));
+  if (absl::EndsWith(out, ".bitlab")) {
+    const DeploymentReport report = quantize_for_deployment(*converted.model);
+    save_deployed(*converted.model, out);
+    std::printf("wrote %s: %s\n", args.flag("out").c_str(), report.to_string().c_str());
+  } else {
+    AutoBitModel::save_pretrained(*converted.model, out);
+    std::printf("wrote %s: a trainable ternary model (from_pretrained loads it)\n",
+                args.flag("out").c_str());
+  }
   return 0;
 }
 
@@ -223,6 +276,15 @@ int benchmark(const Arguments& args) {
     std::printf("kernel: %s\n",
                 KernelRegistry::get_kernel_for_config(model->config.quant_config).name());
   }
+  if (args.flag("per_layer", "false") != "false") {
+    std::fprintf(stderr, "profiling each layer over %lld forwards...\n",
+                 static_cast<long long>(iterations));
+    std::printf("\nper layer (median of %lld forwards; Bit layers name their kernel):\n%s",
+                static_cast<long long>(iterations),
+                format_layer_profile(
+                    profile_layers([&] { model->forward(input); }, static_cast<int>(iterations)))
+                    .c_str());
+  }
   return 0;
 }
 
@@ -254,17 +316,32 @@ const std::map<std::string, Subcommand>& subcommands() {
         {"out"},
         deploy}},
       {"export",
-       {"bitlab export MODEL --out=FILE [--format=safetensors]",
-        "writes the float32 architecture the model was converted from (ternary weights\n"
-        "dequantized) as safetensors under torch's state-dict names",
+       {"bitlab export MODEL --out=FILE [--format=safetensors|torchscript]",
+        "safetensors: writes the float32 architecture the model was converted from (ternary\n"
+        "weights dequantized) under torch's state-dict names. torchscript: writes a TorchScript\n"
+        "module of the model's inference forward that Python's torch.jit.load runs (the zoo's\n"
+        "mlp, lenet5, ResNets and mobilenet_v2)",
         {"out", "format"},
         export_model}},
+      {"convert",
+       {"bitlab convert CHECKPOINT --model_type=TYPE --out=DIR|FILE.bitlab [--architecture=JSON] "
+        "[--quant_config=ai8pc_wpt] [--keep_float=REGEX]",
+        "makes a trained float32 checkpoint ternary: builds the architecture (model_type and\n"
+        "its fields as a JSON object), loads CHECKPOINT (a .safetensors file with torch's\n"
+        "state-dict names, or a libtorch archive .pt of the float model), converts it with\n"
+        "BitConverter (the architecture's default rules, or --keep_float's regex of layers to\n"
+        "keep in float32), prints the conversion report, and writes a save_pretrained\n"
+        "directory, or a deployed .bitlab file when --out ends in .bitlab",
+        {"model_type", "architecture", "quant_config", "keep_float", "out"},
+        convert}},
       {"benchmark",
-       {"bitlab benchmark MODEL [--batch=1] [--iterations=20]",
+       {"bitlab benchmark MODEL [--batch=1] [--iterations=20] [--per_layer=true]",
         "deploys the model and times its forward on example inputs of the batch size: median,\n"
         "min and max latency, throughput, the memory the deployed model holds, and the kernel\n"
-        "its quantization runs on here (for reported numbers use the *_benchmark binaries)",
-        {"batch", "iterations"},
+        "its quantization runs on here. --per_layer=true adds each layer's median time and\n"
+        "share of the forward (each Bit layer with its kernel, each float layer as its torch\n"
+        "operator). For reported numbers use the *_benchmark binaries",
+        {"batch", "iterations", "per_layer"},
         benchmark}},
   };
   return *commands;
@@ -273,7 +350,7 @@ const std::map<std::string, Subcommand>& subcommands() {
 void print_usage(FILE* out) {
   std::fprintf(out, "usage: bitlab <command> [arguments]; bitlab <command> --help\n\n");
   for (const auto& [name, command] : subcommands()) {
-    std::fprintf(out, "  %-6s %s\n", name.c_str(), command.usage);
+    std::fprintf(out, "  %-9s %s\n", name.c_str(), command.usage);
   }
 }
 
