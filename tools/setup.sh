@@ -20,6 +20,7 @@ PACKAGES=(
   dataset-fashion-mnist
   pkg-config
   clang-format
+  doxygen
   python3-venv
   python3-torch
 )

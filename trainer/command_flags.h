@@ -26,7 +26,7 @@ nlohmann::json config_flag_json(const std::string& working_dir, const std::strin
 /// `text` parsed as JSON; a ConfigError naming `flag` when it is not valid.
 nlohmann::json parse_json_flag(const std::string& flag, const std::string& text);
 
-/// `output_dir` resolved, or, when empty, runs/<name>-<local time> under working_dir.
+/// `output_dir` resolved, or, when empty, `runs/<name>-<local time>` under working_dir.
 std::string run_directory(const std::string& working_dir, const std::string& output_dir,
                           const std::string& name);
 

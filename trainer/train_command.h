@@ -49,7 +49,7 @@ struct TrainCommand {
   /// A JSON object of architecture fields (e.g. {"patch_size": 7}) set over the ones the data
   /// set implies (num_classes, in_channels, image_size, stem, patch_size).
   std::string architecture;
-  /// "" : runs/<model>-<time> under the working directory.
+  /// "" : `runs/<model>-<time>` under the working directory.
   std::string output_dir;
   bool resume = false;
   std::string device;

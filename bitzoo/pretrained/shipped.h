@@ -26,7 +26,7 @@ namespace bitzoo {
 /// are (shipped_dir empty when neither $BITLAB_ZOO_DIR nor the runfiles hold them).
 std::vector<PretrainedSource> shipped_pretrained();
 
-/// Where shipped model `name`'s files are looked for first: $BITLAB_ZOO_DIR/<name> when that
+/// Where shipped model `name`'s files are looked for first: `$BITLAB_ZOO_DIR/<name>` when that
 /// variable is set, else the runfiles directory; "" when there is neither.
 std::string shipped_dir(const std::string& name);
 

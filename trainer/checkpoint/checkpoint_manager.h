@@ -86,7 +86,7 @@ class CheckpointManager {
 
   const std::string& root() const { return root_; }
 
-  /// Saves <root>/step-<state.step> (replacing one there), applies the retention rule (file
+  /// Saves `<root>/step-<state.step>` (replacing one there), applies the retention rule (file
   /// comment) and returns the checkpoint's directory. Throws BitLabError naming the file.
   std::string save(const torch::nn::Module& model, const torch::optim::Optimizer& optimizer,
                    const TrainingState& state, bool is_best);

@@ -66,7 +66,7 @@ struct LmTrainCommand {
   double lr = -1;
   int64_t seed = -1;
   int64_t threads = -1;
-  /// "": runs/<model>-lm-<time> under the working directory.
+  /// "": `runs/<model>-lm-<time>` under the working directory.
   std::string output_dir;
   /// Continue the run in output_dir from its newest valid checkpoint.
   bool resume = false;

@@ -64,7 +64,7 @@ std::string html_escape(std::string_view text);
 /// about `target_count` of them; the first is <= low and the last >= high.
 std::vector<double> nice_ticks(double low, double high, int target_count = 5);
 
-/// One chart as an <svg> element `width` x `height` pixels.
+/// One chart as an `<svg>` element `width` x `height` pixels.
 std::string render_svg_chart(const Chart& chart, int width = 640, int height = 320);
 
 /// The whole report as an HTML document.
