@@ -9,6 +9,8 @@
 //                                                        the deployed model as one mmap-able file
 //   bazel run //tools:bitlab -- export lenet5-fmnist --out=lenet5.safetensors
 //                                                        float32 weights under torch's names
+//   bazel run //tools:bitlab -- export lenet5-fmnist --out=lenet5.onnx --format=onnx \
+//       --onnx_mode=int8                                 an ONNX model for onnxruntime & co.
 //   bazel run //tools:bitlab -- benchmark resnet18-fmnist --batch=32
 //                                                        latency, throughput, memory, kernel
 //
@@ -39,6 +41,7 @@
 #include "bitmodels/pretrained.h"
 #include "bitzoo/zoo.h"
 #include "export/deploy_file.h"
+#include "export/onnx_export.h"
 #include "export/quantize_for_deployment.h"
 #include "export/safetensors_export.h"
 #include "trainer/bit_trainer.h"
@@ -158,10 +161,23 @@ int eval(const Arguments& args) {
 int export_model(const Arguments& args) {
   if (args.positional.size() != 1 || args.flag("out").empty()) return kUsageError;
   const std::string format = args.flag("format", "safetensors");
-  if (format != "safetensors") {
-    throw BitLabError("--format=" + format + ": this build exports safetensors only");
+  if (format != "safetensors" && format != "onnx") {
+    throw BitLabError("--format=" + format + ": expected safetensors or onnx");
   }
+  const std::string onnx_mode = args.flag("onnx_mode");
+  if (format != "onnx" && !onnx_mode.empty()) {
+    throw BitLabError("--onnx_mode=" + onnx_mode + ": only for --format=onnx");
+  }
+  const OnnxMode mode = onnx_mode_from_string(onnx_mode.empty() ? "float" : onnx_mode);
   const std::shared_ptr<BitModel> model = load_model(args.positional[0]);
+  if (format == "onnx") {
+    OnnxExportOptions options;
+    options.mode = mode;
+    export_onnx(*model, user_path(args.flag("out")), options);
+    std::printf("wrote %s: ONNX (opset %lld, %s mode, batch symbolic)\n", args.flag("out").c_str(),
+                static_cast<long long>(options.opset), to_string(mode));
+    return 0;
+  }
   export_float_safetensors(*model, user_path(args.flag("out")));
   std::printf("wrote %s: float32 weights under torch's names (ternary weights dequantized)\n",
               args.flag("out").c_str());
@@ -254,10 +270,15 @@ const std::map<std::string, Subcommand>& subcommands() {
         {"out"},
         deploy}},
       {"export",
-       {"bitlab export MODEL --out=FILE [--format=safetensors]",
-        "writes the float32 architecture the model was converted from (ternary weights\n"
-        "dequantized) as safetensors under torch's state-dict names",
-        {"out", "format"},
+       {"bitlab export MODEL --out=FILE [--format=safetensors|onnx] [--onnx_mode=float|int8]",
+        "safetensors (the default): writes the float32 architecture the model was converted\n"
+        "from (ternary weights dequantized) under torch's state-dict names.\n"
+        "onnx: writes an ONNX model (opset 17, batch symbolic, other dimensions those of the\n"
+        "model's example input) that computes what BitLab's deployed model computes, checked by\n"
+        "onnx::checker; --onnx_mode=float (the default) stores ternary weights as float32 and\n"
+        "uses plain MatMul / Conv, int8 stores them in 1 byte each and uses MatMulInteger /\n"
+        "ConvInteger. Exports the zoo's mlp, lenet5, resnet*, vit_* and gpt",
+        {"out", "format", "onnx_mode"},
         export_model}},
       {"benchmark",
        {"bitlab benchmark MODEL [--batch=1] [--iterations=20]",
