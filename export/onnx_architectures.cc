@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <utility>
 
 #include <c10/util/variant.h>
 #include <torch/nn/modules/conv.h>
@@ -50,14 +51,21 @@ const torch::nn::Module& child(const torch::nn::Module& parent, const std::strin
   return **found;
 }
 
-int64_t out_features(const torch::nn::Module& module, const std::string& path) {
+// {in_features, out_features} of a Linear or BitLinear; {0, 0} for any other module.
+std::pair<int64_t, int64_t> linear_features(const torch::nn::Module& module) {
   if (const auto* fc = dynamic_cast<const torch::nn::LinearImpl*>(&module)) {
-    return fc->options.out_features();
+    return {fc->options.in_features(), fc->options.out_features()};
   }
   if (const auto* fc = dynamic_cast<const BitLinearImpl*>(&module)) {
-    return fc->options.out_features();
+    return {fc->options.in_features(), fc->options.out_features()};
   }
-  unsupported_layer(path, module.name(), "torch::nn::Linear or bitlab::BitLinear");
+  return {0, 0};
+}
+
+int64_t out_features(const torch::nn::Module& module, const std::string& path) {
+  const int64_t out = linear_features(module).second;
+  if (out == 0) unsupported_layer(path, module.name(), "torch::nn::Linear or bitlab::BitLinear");
+  return out;
 }
 
 [[noreturn]] void bad_input(const std::string& model, const std::vector<int64_t>& shape,
@@ -142,7 +150,8 @@ class Builder {
       const auto& options = model.maxpool->options;
       for (size_t d = 0; d < 2; ++d) {
         if ((*options.dilation())[d] != 1 || options.ceil_mode()) {
-          throw BitLabError(absl::StrCat(kCaller, ": maxpool with dilation or ceil_mode"));
+          throw BitLabError(absl::StrCat(kCaller, ": 'maxpool' has dilation or ceil_mode, which ",
+                                         "export does not support"));
         }
       }
       x = graph_.add("MaxPool", {x}, "maxpool",
@@ -394,12 +403,8 @@ ArchitectureGraph architecture_graph(const torch::nn::Module& model,
       result.architecture = "vit";
       result.output_shape = {-1, out_features(child(model, "", "head"), "head")};
       logits = builder.vit(*vit, "input");
-    } else if (dynamic_cast<const torch::nn::LinearImpl*>(&model) != nullptr ||
-               dynamic_cast<const BitLinearImpl*>(&model) != nullptr) {
-      const int64_t in =
-          dynamic_cast<const torch::nn::LinearImpl*>(&model) != nullptr
-              ? dynamic_cast<const torch::nn::LinearImpl&>(model).options.in_features()
-              : dynamic_cast<const BitLinearImpl&>(model).options.in_features();
+    } else if (linear_features(model).first > 0) {
+      const int64_t in = linear_features(model).first;
       if (shape.size() < 2 || shape[0] < 1 || shape.back() != in) {
         bad_input(model.name(), shape, absl::StrCat("[B, ..., ", in, "]"));
       }
