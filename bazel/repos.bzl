@@ -102,3 +102,4 @@ def bitlab_dependencies():
     _system_library("libpng", "libpng.BUILD")
     _system_library("com_google_protobuf_system", "protobuf.BUILD")
     _system_library("zlib_system", "zlib.BUILD")
+    _system_library("onnx_system", "onnx.BUILD")

@@ -34,7 +34,6 @@ expect 0 "^wrote $TEST_TMPDIR/mlp.safetensors" export mlp-fmnist --out="$TEST_TM
 [[ -s "$TEST_TMPDIR/mlp.safetensors" ]] || { echo "FAIL: export wrote nothing" >&2; failures=$((failures + 1)); }
 expect 0 "^wrote $TEST_TMPDIR/lenet5.pt: a TorchScript module" export lenet5-fmnist --format=torchscript --out="$TEST_TMPDIR/lenet5.pt"
 [[ -s "$TEST_TMPDIR/lenet5.pt" ]] || { echo "FAIL: TorchScript export wrote nothing" >&2; failures=$((failures + 1)); }
-expect 1 "--format=pickle: expected" export mlp-fmnist --format=pickle --out="$TEST_TMPDIR/mlp.pkl"
 expect 1 "TorchScript export supports" export gpt --format=torchscript --out="$TEST_TMPDIR/gpt.pt"
 # convert: the float32 weights export wrote, made ternary again, to a directory and a .bitlab.
 expect 0 "converted" convert "$TEST_TMPDIR/mlp.safetensors" --model_type=mlp --out="$TEST_TMPDIR/mlp-converted"
@@ -44,6 +43,25 @@ expect 1 "mlp.safetensors.*tensor" convert "$TEST_TMPDIR/mlp.safetensors" --mode
 expect 1 "--architecture=\[1\]: expected a JSON object" convert "$TEST_TMPDIR/mlp.safetensors" --model_type=mlp --architecture='[1]' --out="$TEST_TMPDIR/wrong"
 expect 1 "/nonexistent/w.safetensors" convert /nonexistent/w.safetensors --model_type=mlp --out="$TEST_TMPDIR/wrong"
 expect 2 "usage: bitlab convert CHECKPOINT" convert "$TEST_TMPDIR/mlp.safetensors" --out="$TEST_TMPDIR/wrong"
+for mode in float int8; do
+  expect 0 "^wrote $TEST_TMPDIR/lenet5-$mode.onnx: ONNX \(opset 17, $mode mode" \
+    export lenet5-fmnist --format=onnx --onnx_mode=$mode --out="$TEST_TMPDIR/lenet5-$mode.onnx"
+done
+int8_bytes=$(stat -c %s "$TEST_TMPDIR/lenet5-int8.onnx" 2>/dev/null || echo 0)
+float_bytes=$(stat -c %s "$TEST_TMPDIR/lenet5-float.onnx" 2>/dev/null || echo 0)
+# Ternary weights in 1 byte instead of 4 (the float32 first conv and classifier stay 4).
+if (( int8_bytes == 0 || 2 * int8_bytes > float_bytes )); then
+  echo "FAIL: ONNX int8 file $int8_bytes bytes, float $float_bytes bytes" >&2
+  failures=$((failures + 1))
+fi
+expect 1 "fp16.*is not one of" export lenet5-fmnist --format=onnx --onnx_mode=fp16 \
+  --out="$TEST_TMPDIR/x.onnx"
+expect 1 "--onnx_mode=int8: only for --format=onnx" export lenet5-fmnist --onnx_mode=int8 \
+  --out="$TEST_TMPDIR/x.safetensors"
+expect 1 "--format=tflite: expected safetensors, onnx or torchscript" export mlp-fmnist --format=tflite \
+  --out="$TEST_TMPDIR/mlp.tflite"
+expect 1 "not a model ONNX export knows" export mobilenet_v2 --format=onnx --out="$TEST_TMPDIR/m.onnx"
+expect 0 "--onnx_mode=float.int8" export --help
 expect 1 "imagenet" eval mlp-fmnist --dataset=imagenet
 expect 2 "usage: bitlab export MODEL --out=FILE" export mlp-fmnist
 expect 0 "^lenet5-fmnist, batch 4, [0-9]+ threads: median [0-9.]+ ms per forward" benchmark lenet5-fmnist --batch=4 --iterations=3

@@ -9,6 +9,8 @@
 //                                                        the deployed model as one mmap-able file
 //   bazel run //tools:bitlab -- export lenet5-fmnist --out=lenet5.safetensors
 //                                                        float32 weights under torch's names
+//   bazel run //tools:bitlab -- export lenet5-fmnist --out=lenet5.onnx --format=onnx
+//                                                        an ONNX model for onnxruntime & co.
 //   bazel run //tools:bitlab -- export lenet5-fmnist --format=torchscript --out=lenet5.pt
 //                                                        a module torch.jit.load runs
 //   bazel run //tools:bitlab -- convert resnet18.safetensors --model_type=resnet18 --out=r18
@@ -45,6 +47,7 @@
 #include "bitzoo/zoo.h"
 #include "export/checkpoint_converter.h"
 #include "export/deploy_file.h"
+#include "export/onnx_export.h"
 #include "export/quantize_for_deployment.h"
 #include "export/safetensors_export.h"
 #include "export/torchscript_export.h"
@@ -166,10 +169,23 @@ int eval(const Arguments& args) {
 int export_model(const Arguments& args) {
   if (args.positional.size() != 1 || args.flag("out").empty()) return kUsageError;
   const std::string format = args.flag("format", "safetensors");
-  if (format != "safetensors" && format != "torchscript") {
-    throw BitLabError("--format=" + format + ": expected safetensors or torchscript");
+  if (format != "safetensors" && format != "onnx" && format != "torchscript") {
+    throw BitLabError("--format=" + format + ": expected safetensors, onnx or torchscript");
   }
+  const std::string onnx_mode = args.flag("onnx_mode");
+  if (format != "onnx" && !onnx_mode.empty()) {
+    throw BitLabError("--onnx_mode=" + onnx_mode + ": only for --format=onnx");
+  }
+  const OnnxMode mode = onnx_mode_from_string(onnx_mode.empty() ? "float" : onnx_mode);
   const std::shared_ptr<BitModel> model = load_model(args.positional[0]);
+  if (format == "onnx") {
+    OnnxExportOptions options;
+    options.mode = mode;
+    export_onnx(*model, user_path(args.flag("out")), options);
+    std::printf("wrote %s: ONNX (opset %lld, %s mode, batch symbolic)\n", args.flag("out").c_str(),
+                static_cast<long long>(options.opset), to_string(mode));
+    return 0;
+  }
   if (format == "torchscript") {
     to_torchscript(*model, user_path(args.flag("out")));
     std::printf(
@@ -316,12 +332,18 @@ const std::map<std::string, Subcommand>& subcommands() {
         {"out"},
         deploy}},
       {"export",
-       {"bitlab export MODEL --out=FILE [--format=safetensors|torchscript]",
-        "safetensors: writes the float32 architecture the model was converted from (ternary\n"
-        "weights dequantized) under torch's state-dict names. torchscript: writes a TorchScript\n"
-        "module of the model's inference forward that Python's torch.jit.load runs (the zoo's\n"
-        "mlp, lenet5, ResNets and mobilenet_v2)",
-        {"out", "format"},
+       {"bitlab export MODEL --out=FILE [--format=safetensors|onnx|torchscript] "
+        "[--onnx_mode=float|int8]",
+        "safetensors (the default): writes the float32 architecture the model was converted\n"
+        "from (ternary weights dequantized) under torch's state-dict names.\n"
+        "onnx: writes an ONNX model (opset 17, batch symbolic, other dimensions those of the\n"
+        "model's example input) that computes what BitLab's deployed model computes, checked by\n"
+        "onnx::checker; --onnx_mode=float (the default) stores ternary weights as float32 and\n"
+        "uses plain MatMul / Conv, int8 stores them in 1 byte each and uses MatMulInteger /\n"
+        "ConvInteger. Exports the zoo's mlp, lenet5, resnet*, vit_* and gpt.\n"
+        "torchscript: writes a TorchScript module of the model's inference forward that\n"
+        "Python's torch.jit.load runs (the zoo's mlp, lenet5, ResNets and mobilenet_v2)",
+        {"out", "format", "onnx_mode"},
         export_model}},
       {"convert",
        {"bitlab convert CHECKPOINT --model_type=TYPE --out=DIR|FILE.bitlab [--architecture=JSON] "

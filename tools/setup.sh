@@ -27,7 +27,7 @@ PACKAGES=(
 
 # Test-time Python cross-checks look for this interpreter (see bitcore/io/BUILD).
 VENV=/opt/bitlab/venv
-PY_PACKAGES=(numpy==1.26.4 safetensors==0.4.5 tensorboard==2.15.1)
+PY_PACKAGES=(numpy==1.26.4 safetensors==0.4.5 tensorboard==2.15.1 onnxruntime==1.17.3)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -45,7 +45,7 @@ else
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if "$VENV/bin/python" -c "import numpy, safetensors, tensorboard" 2>/dev/null; then
+if "$VENV/bin/python" -c "import numpy, safetensors, tensorboard, onnxruntime" 2>/dev/null; then
   echo "setup.sh: Python test packages present in $VENV"
 else
   echo "setup.sh: installing ${PY_PACKAGES[*]} into $VENV"
