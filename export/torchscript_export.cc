@@ -190,8 +190,9 @@ class ScriptBuilder {
   torch::jit::Module finish(const std::string& output) {
     std::string source = kBitLayerMethods;
     absl::StrAppend(&source, "\ndef forward(self, x: Tensor) -> Tensor:\n");
-    for (const std::string& statement : statements_)
+    for (const std::string& statement : statements_) {
       absl::StrAppend(&source, "    ", statement, "\n");
+    }
     absl::StrAppend(&source, "    return ", output, "\n");
     module_.define(source);
     module_.eval();
