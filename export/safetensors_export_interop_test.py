@@ -6,10 +6,13 @@ Run by safetensors_export_interop_test.sh with the interpreter tools/setup.sh pr
 BitLab exports a ternary zoo model as float32; Python reads it with safetensors.numpy and
 safe_open and checks its metadata, names, dtypes and shapes against the float32 twin's
 parameters and buffers. Python then writes a file with the same torch names and known values,
-which BitLab imports into the float32 twin and checks.
+which BitLab imports into the float32 twin and checks. Packed: Python unpacks the t2 weights of
+a deployed model's model.safetensors to exactly the float export's values, and packs them
+again itself into a file BitLab loads to the same outputs.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -66,11 +69,69 @@ def check_import(tool, scratch, model_type, expected, failures):
         failures.append(f"{model_type}: BitLab could not import Python's file correctly")
 
 
+def unpack_t2(packed, k):
+    """BitLab's canonical t2 bytes [n, ceil(k/4)] -> codes q + 1 [n, 4 * ceil(k/4)], lowest bits
+    first (docs/numerics.md)."""
+    return np.stack([(packed >> (2 * j)) & 3 for j in range(4)], axis=-1).reshape(
+        packed.shape[0], -1)
+
+
+def pack_t2(q):
+    """Ternary values [n, k] -> t2 bytes, padded with code 1 (zero): Python's own packing."""
+    n, k = q.shape
+    codes = np.ones((n, 4 * ((k + 3) // 4)), dtype=np.uint8)
+    codes[:, :k] = (q + 1).astype(np.uint8)
+    codes = codes.reshape(n, -1, 4)
+    return (codes[..., 0] | codes[..., 1] << 2 | codes[..., 2] << 4 | codes[..., 3] << 6).astype(
+        np.uint8)
+
+
+def check_packed(tool, scratch, model_type, failures):
+    """Python unpacks a deployed model's packed weights to exactly the float export's weights,
+    then writes its own packed file, which BitLab loads to the same outputs."""
+    directory = os.path.join(scratch, f"{model_type}-deployed")
+    os.makedirs(directory, exist_ok=True)
+    subprocess.run([tool, "export_packed", model_type, directory], check=True)
+    packed_path = os.path.join(directory, "model.safetensors")
+    packed = load_file(packed_path)
+    floats = load_file(os.path.join(directory, "float.safetensors"))
+    layers = sorted(name[: -len(".qweight")] for name in packed if name.endswith(".qweight"))
+    if not layers:
+        failures.append(f"{model_type}: no packed weights in {packed_path}")
+    rewritten = dict(packed)
+    for layer in layers:
+        qweight, scale = packed[layer + ".qweight"], packed[layer + ".qweight_scale"]
+        weight = floats[layer + ".weight"]
+        n, k = weight.shape[0], weight.size // weight.shape[0]
+        codes = unpack_t2(qweight, k) if qweight.dtype == np.uint8 else None
+        if codes is None or codes.shape[1] < k or (codes == 3).any() or (codes[:, k:] != 1).any():
+            failures.append(f"{model_type}: {layer}.qweight ({qweight.dtype}{list(qweight.shape)}) "
+                            "is not t2 with zero padding")
+            continue
+        q = codes[:, :k].astype(np.int8) - 1
+        dequantized = q.astype(np.float32) * scale.reshape(-1, 1)
+        if not np.array_equal(dequantized.reshape(weight.shape), weight):
+            failures.append(f"{model_type}: {layer} unpacks to other values than the float export")
+        # Python's own packing of the ternary values the float export holds (w = q * g).
+        q_again = np.rint(weight.reshape(n, k) / scale.reshape(-1, 1)).astype(np.int8)
+        rewritten[layer + ".qweight"] = pack_t2(q_again)
+    with safe_open(packed_path, framework="numpy") as f:
+        metadata = f.metadata()
+    python_dir = os.path.join(scratch, f"{model_type}-from-python-packed")
+    os.makedirs(python_dir, exist_ok=True)
+    shutil.copy(os.path.join(directory, "config.json"), python_dir)
+    python_path = os.path.join(python_dir, "model.safetensors")
+    save_file(rewritten, python_path, metadata=metadata)
+    if subprocess.run([tool, "import_packed", model_type, python_path]).returncode != 0:
+        failures.append(f"{model_type}: BitLab could not load Python's packed file correctly")
+
+
 def main(tool, scratch):
     failures = []
     for model_type in MODEL_TYPES:
         expected = check_export(tool, scratch, model_type, failures)
         check_import(tool, scratch, model_type, expected, failures)
+        check_packed(tool, scratch, model_type, failures)
     for failure in failures:
         print("FAIL:", failure)
     print("safetensors export interop:", "FAIL" if failures else "ok")
