@@ -43,6 +43,31 @@ else
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# --config=neon, the aarch64 cross build that .ci/run tests after the x86 suite: the cross
+# compiler, qemu-user to run its tests, and arm64 builds of the libraries the kernel tests and
+# benchmark link (abseil, GoogleTest, Google Benchmark; they pull in Debian's multiarch
+# libc6:arm64, whose loader run_under_qemu.sh uses). The arm64 packages come from the same
+# archive once dpkg knows the architecture.
+NEON_PACKAGES=(
+  g++-aarch64-linux-gnu qemu-user
+  libabsl-dev:arm64 libgtest-dev:arm64 libbenchmark-dev:arm64
+)
+neon_missing=()
+for p in "${NEON_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    neon_missing+=("$p")
+  fi
+done
+if ((${#neon_missing[@]} == 0)); then
+  echo "setup.sh: all ${#NEON_PACKAGES[@]} --config=neon packages present"
+else
+  echo "setup.sh: installing ${neon_missing[*]} for --config=neon"
+  export DEBIAN_FRONTEND=noninteractive
+  dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${neon_missing[@]}"
+fi
+
 if "$VENV/bin/python" -c "import numpy, safetensors, tensorboard" 2>/dev/null; then
   echo "setup.sh: Python test packages present in $VENV"
 else
