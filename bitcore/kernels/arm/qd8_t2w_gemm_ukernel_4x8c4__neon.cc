@@ -24,6 +24,11 @@ namespace {
 
 constexpr int kRows = 4;
 
+// int16 sum sets a tile keeps: for 1 row one per k group, so the smlal into a register are
+// not one latency chain; more rows have independent sums already (and more sets would spill).
+template <int MR>
+constexpr int kSets = MR == 1 ? 4 : 1;
+
 // The codes (0..2) of k group S of a weight register: bits 2S..2S+1 of each byte.
 template <int S>
 int8x16_t group_codes(uint8x16_t w) {
@@ -41,18 +46,21 @@ int8x16_t broadcast4(const int8_t* x) {
   return vreinterpretq_s8_s32(vdupq_n_s32(v));
 }
 
-// One k group S of a block for every row: sum[r][h] gains the products of columns 2h, 2h + 1.
+// One k group S of a block for every row: sum[r][set][h] gains the products of columns 2h and
+// 2h + 1.
 template <int MR, int S>
 void group_step(uint8x16_t w0, uint8x16_t w1, const int8_t* const* x, int64_t k0,
-                int16x8_t (&sum)[MR][4]) {
+                int16x8_t (&sum)[MR][kSets<MR>][4]) {
   const int8x16_t c0 = group_codes<S>(w0);
   const int8x16_t c1 = group_codes<S>(w1);
+  constexpr int set = S % kSets<MR>;
   BITLAB_UNROLL for (int r = 0; r < MR; ++r) {
     const int8x16_t xs = broadcast4(x[r] + k0 + 4 * S);
-    sum[r][0] = vmlal_s8(sum[r][0], vget_low_s8(c0), vget_low_s8(xs));  // columns 0, 1
-    sum[r][1] = vmlal_high_s8(sum[r][1], c0, xs);                       // columns 2, 3
-    sum[r][2] = vmlal_s8(sum[r][2], vget_low_s8(c1), vget_low_s8(xs));  // columns 4, 5
-    sum[r][3] = vmlal_high_s8(sum[r][3], c1, xs);                       // columns 6, 7
+    int16x8_t(&s)[4] = sum[r][set];
+    s[0] = vmlal_s8(s[0], vget_low_s8(c0), vget_low_s8(xs));  // columns 0, 1
+    s[1] = vmlal_high_s8(s[1], c0, xs);                       // columns 2, 3
+    s[2] = vmlal_s8(s[2], vget_low_s8(c1), vget_low_s8(xs));  // columns 4, 5
+    s[3] = vmlal_high_s8(s[3], c1, xs);                       // columns 6, 7
   }
 }
 
@@ -69,9 +77,11 @@ void tile(const Qd8BlockedArgs& a, int64_t row0, int64_t n0) {
   }
   for (int64_t kb0 = 0; kb0 < a.k_blocks; kb0 += kNeonInt16KBlocks) {
     const int64_t kb1 = a.k_blocks - kb0 > kNeonInt16KBlocks ? kb0 + kNeonInt16KBlocks : a.k_blocks;
-    int16x8_t sum[MR][4];
+    int16x8_t sum[MR][kSets<MR>][4];
     BITLAB_UNROLL for (int r = 0; r < MR; ++r) {
-      BITLAB_UNROLL for (int h = 0; h < 4; ++h) sum[r][h] = vdupq_n_s16(0);
+      BITLAB_UNROLL for (int i = 0; i < kSets<MR>; ++i) {
+        BITLAB_UNROLL for (int h = 0; h < 4; ++h) sum[r][i][h] = vdupq_n_s16(0);
+      }
     }
     for (int64_t kb = kb0; kb < kb1; ++kb) {
       const uint8x16_t w0 = vld1q_u8(w + kb * 32);
@@ -82,7 +92,9 @@ void tile(const Qd8BlockedArgs& a, int64_t row0, int64_t n0) {
       group_step<MR, 3>(w0, w1, x, kb * 16, sum);
     }
     BITLAB_UNROLL for (int r = 0; r < MR; ++r) {
-      BITLAB_UNROLL for (int h = 0; h < 4; ++h) acc[r][h] = vpadalq_s16(acc[r][h], sum[r][h]);
+      BITLAB_UNROLL for (int i = 0; i < kSets<MR>; ++i) {
+        BITLAB_UNROLL for (int h = 0; h < 4; ++h) acc[r][h] = vpadalq_s16(acc[r][h], sum[r][i][h]);
+      }
     }
   }
   BITLAB_UNROLL for (int r = 0; r < MR; ++r) {

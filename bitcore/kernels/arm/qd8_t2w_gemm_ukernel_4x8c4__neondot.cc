@@ -21,6 +21,11 @@ namespace {
 
 constexpr int kRows = 4;
 
+// Accumulator sets a tile keeps: one per k group when registers allow (1 or 2 rows), so the
+// four sdot of a block into a column register are independent instead of one latency chain.
+template <int MR>
+constexpr int kSets = MR <= 2 ? 4 : 1;
+
 template <int S>
 int8x16_t group_codes(uint8x16_t w) {
   if constexpr (S == 0) return vreinterpretq_s8_u8(vandq_u8(w, vdupq_n_u8(3)));
@@ -31,12 +36,14 @@ int8x16_t group_codes(uint8x16_t w) {
 }
 
 template <int MR, int S>
-void group_step(uint8x16_t w0, uint8x16_t w1, const int8x16_t (&xs)[MR], int32x4_t (&acc)[MR][2]) {
+void group_step(uint8x16_t w0, uint8x16_t w1, const int8x16_t (&xs)[MR],
+                int32x4_t (&acc)[MR][kSets<MR>][2]) {
   const int8x16_t c0 = group_codes<S>(w0);
   const int8x16_t c1 = group_codes<S>(w1);
+  constexpr int set = S % kSets<MR>;
   BITLAB_UNROLL for (int r = 0; r < MR; ++r) {
-    acc[r][0] = vdotq_laneq_s32(acc[r][0], c0, xs[r], S);
-    acc[r][1] = vdotq_laneq_s32(acc[r][1], c1, xs[r], S);
+    acc[r][set][0] = vdotq_laneq_s32(acc[r][set][0], c0, xs[r], S);
+    acc[r][set][1] = vdotq_laneq_s32(acc[r][set][1], c1, xs[r], S);
   }
 }
 
@@ -46,8 +53,13 @@ void tile(const Qd8BlockedArgs& a, int64_t row0, int64_t n0) {
   const int8_t* x[MR];
   BITLAB_UNROLL for (int r = 0; r < MR; ++r) x[r] = a.x + (row0 + r) * a.x_stride;
 
-  int32x4_t acc[MR][2];  // columns 0-3 and 4-7
-  BITLAB_UNROLL for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = vdupq_n_s32(0);
+  int32x4_t acc[MR][kSets<MR>][2];  // columns 0-3 and 4-7
+  BITLAB_UNROLL for (int r = 0; r < MR; ++r) {
+    BITLAB_UNROLL for (int i = 0; i < kSets<MR>; ++i) {
+      acc[r][i][0] = vdupq_n_s32(0);
+      acc[r][i][1] = vdupq_n_s32(0);
+    }
+  }
   for (int64_t kb = 0; kb < a.k_blocks; ++kb) {
     const uint8x16_t w0 = vld1q_u8(w + kb * 32);
     const uint8x16_t w1 = vld1q_u8(w + kb * 32 + 16);
@@ -59,9 +71,14 @@ void tile(const Qd8BlockedArgs& a, int64_t row0, int64_t n0) {
     group_step<MR, 3>(w0, w1, xs, acc);
   }
   BITLAB_UNROLL for (int r = 0; r < MR; ++r) {
+    int32x4_t total[2] = {acc[r][0][0], acc[r][0][1]};
+    BITLAB_UNROLL for (int i = 1; i < kSets<MR>; ++i) {
+      total[0] = vaddq_s32(total[0], acc[r][i][0]);
+      total[1] = vaddq_s32(total[1], acc[r][i][1]);
+    }
     const int32x4_t row_sum = vdupq_n_s32(a.row_sums[row0 + r]);
-    store_columns(a, row0 + r, n0, vsubq_s32(acc[r][0], row_sum));
-    store_columns(a, row0 + r, n0 + 4, vsubq_s32(acc[r][1], row_sum));
+    store_columns(a, row0 + r, n0, vsubq_s32(total[0], row_sum));
+    store_columns(a, row0 + r, n0 + 4, vsubq_s32(total[1], row_sum));
   }
 }
 

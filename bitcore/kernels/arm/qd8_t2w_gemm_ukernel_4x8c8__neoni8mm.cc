@@ -21,6 +21,11 @@ namespace {
 
 constexpr int kPairs = 2;
 
+// Accumulator sets: two for a single row pair, so the four smmla of a block into a column
+// pair's tile form two latency chains instead of one (four sets would spill).
+template <int P>
+constexpr int kSets = P == 1 ? 2 : 1;
+
 template <int S>
 int8x16_t group_codes(uint8x16_t w) {
   if constexpr (S == 0) return vreinterpretq_s8_u8(vandq_u8(w, vdupq_n_u8(3)));
@@ -33,12 +38,15 @@ int8x16_t group_codes(uint8x16_t w) {
 // acc[p][c]: rows 2p, 2p + 1 x columns 2c, 2c + 1, lanes (r0 c0, r0 c1, r1 c0, r1 c1).
 template <int P, int S>
 void group_step(const uint8x16_t (&w)[4], const int8_t* const (&x)[P][2], int64_t k0,
-                int32x4_t (&acc)[P][4]) {
+                int32x4_t (&acc)[P][kSets<P>][4]) {
   int8x16_t c[4];
   BITLAB_UNROLL for (int j = 0; j < 4; ++j) c[j] = group_codes<S>(w[j]);
   BITLAB_UNROLL for (int p = 0; p < P; ++p) {
     const int8x16_t xs = vcombine_s8(vld1_s8(x[p][0] + k0 + 8 * S), vld1_s8(x[p][1] + k0 + 8 * S));
-    BITLAB_UNROLL for (int j = 0; j < 4; ++j) acc[p][j] = vmmlaq_s32(acc[p][j], xs, c[j]);
+    constexpr int set = S % kSets<P>;
+    BITLAB_UNROLL for (int j = 0; j < 4; ++j) {
+      acc[p][set][j] = vmmlaq_s32(acc[p][set][j], xs, c[j]);
+    }
   }
 }
 
@@ -51,9 +59,11 @@ void tile(const Qd8BlockedArgs& a, int64_t row0, int rows, int64_t n0) {
     x[p][0] = a.x + (row0 + 2 * p) * a.x_stride;
     x[p][1] = 2 * p + 1 < rows ? x[p][0] + a.x_stride : x[p][0];
   }
-  int32x4_t acc[P][4];
+  int32x4_t acc[P][kSets<P>][4];
   BITLAB_UNROLL for (int p = 0; p < P; ++p) {
-    BITLAB_UNROLL for (int j = 0; j < 4; ++j) acc[p][j] = vdupq_n_s32(0);
+    BITLAB_UNROLL for (int i = 0; i < kSets<P>; ++i) {
+      BITLAB_UNROLL for (int j = 0; j < 4; ++j) acc[p][i][j] = vdupq_n_s32(0);
+    }
   }
   for (int64_t kb = 0; kb < a.k_blocks; ++kb) {
     uint8x16_t wk[4];
@@ -64,9 +74,14 @@ void tile(const Qd8BlockedArgs& a, int64_t row0, int rows, int64_t n0) {
     group_step<P, 3>(wk, x, kb * 32, acc);
   }
   BITLAB_UNROLL for (int p = 0; p < P; ++p) {
+    int32x4_t total[4];
+    BITLAB_UNROLL for (int j = 0; j < 4; ++j) {
+      total[j] = acc[p][0][j];
+      BITLAB_UNROLL for (int i = 1; i < kSets<P>; ++i) total[j] = vaddq_s32(total[j], acc[p][i][j]);
+    }
     BITLAB_UNROLL for (int half = 0; half < 2; ++half) {  // columns 0-3, 4-7
-      const int64x2_t lo = vreinterpretq_s64_s32(acc[p][2 * half]);
-      const int64x2_t hi = vreinterpretq_s64_s32(acc[p][2 * half + 1]);
+      const int64x2_t lo = vreinterpretq_s64_s32(total[2 * half]);
+      const int64x2_t hi = vreinterpretq_s64_s32(total[2 * half + 1]);
       const int64_t n = n0 + 4 * half;
       const int64_t r0 = row0 + 2 * p;
       store_columns(
