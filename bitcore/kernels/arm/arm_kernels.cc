@@ -100,9 +100,9 @@ class ArmKernel final : public BitKernel {
     internal::F32BlockedArgs a = internal::make_f32_args(args, n_begin, n_end, y);
     // The micro-kernels read whole blocks of k: rows are copied, zero-padded, unless k fills
     // the blocks already (a zero weight times a stray NaN past the row would be NaN).
-    const int64_t block_k = block_k_();
-    const int64_t padded = (args.k + block_k - 1) / block_k * block_k;
-    a.k_blocks = padded / block_k;
+    const int64_t group = block_k();
+    const int64_t padded = (args.k + group - 1) / group * group;
+    a.k_blocks = padded / group;
     if (padded != args.k) {
       thread_local std::vector<float> staged;
       staged.assign(static_cast<size_t>(args.m * padded), 0.0f);
@@ -117,12 +117,12 @@ class ArmKernel final : public BitKernel {
   }
 
  private:
-  int64_t block_k_() const { return v_.c8 ? internal::kT2c8K : 16; }
+  int64_t block_k() const { return v_.c8 ? internal::kT2c8K : 16; }
 
   void run_int8(const Int8GemmArgs& args, int64_t n_begin, int64_t n_end, float* y,
                 int32_t* acc) const {
     if (args.m <= 0 || n_begin >= n_end) return;
-    v_.int8(internal::make_qd8_args(args, block_k_(), n_begin, n_end, y, acc));
+    v_.int8(internal::make_qd8_args(args, block_k(), n_begin, n_end, y, acc));
   }
 
   const ArmVariant v_;
