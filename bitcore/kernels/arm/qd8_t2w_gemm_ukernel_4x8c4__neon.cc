@@ -17,6 +17,7 @@ namespace internal {
 namespace {
 
 #include "bitcore/kernels/arm/epilogue.inc"
+#include "bitcore/kernels/arm/group_codes.inc"
 
 // GCC at -O2 does not fully unroll the loops over a tile's rows, and unless it does, the
 // tile's arrays of vectors live in memory instead of registers.
@@ -28,16 +29,6 @@ constexpr int kRows = 4;
 // not one latency chain; more rows have independent sums already (and more sets would spill).
 template <int MR>
 constexpr int kSets = MR == 1 ? 4 : 1;
-
-// The codes (0..2) of k group S of a weight register: bits 2S..2S+1 of each byte.
-template <int S>
-int8x16_t group_codes(uint8x16_t w) {
-  if constexpr (S == 0) return vreinterpretq_s8_u8(vandq_u8(w, vdupq_n_u8(3)));
-  if constexpr (S == 3) return vreinterpretq_s8_u8(vshrq_n_u8(w, 6));
-  if constexpr (S == 1 || S == 2) {
-    return vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(w, 2 * S), vdupq_n_u8(3)));
-  }
-}
 
 // 4 activations broadcast to the 4 int32 lanes.
 int8x16_t broadcast4(const int8_t* x) {
@@ -51,8 +42,8 @@ int8x16_t broadcast4(const int8_t* x) {
 template <int MR, int S>
 void group_step(uint8x16_t w0, uint8x16_t w1, const int8_t* const* x, int64_t k0,
                 int16x8_t (&sum)[MR][kSets<MR>][4]) {
-  const int8x16_t c0 = group_codes<S>(w0);
-  const int8x16_t c1 = group_codes<S>(w1);
+  const int8x16_t c0 = signed_codes<S>(w0);
+  const int8x16_t c1 = signed_codes<S>(w1);
   constexpr int set = S % kSets<MR>;
   BITLAB_UNROLL for (int r = 0; r < MR; ++r) {
     const int8x16_t xs = broadcast4(x[r] + k0 + 4 * S);

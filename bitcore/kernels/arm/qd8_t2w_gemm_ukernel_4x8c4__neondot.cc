@@ -16,6 +16,7 @@ namespace internal {
 namespace {
 
 #include "bitcore/kernels/arm/epilogue.inc"
+#include "bitcore/kernels/arm/group_codes.inc"
 
 #define BITLAB_UNROLL _Pragma("GCC unroll 8")
 
@@ -26,20 +27,11 @@ constexpr int kRows = 4;
 template <int MR>
 constexpr int kSets = MR <= 2 ? 4 : 1;
 
-template <int S>
-int8x16_t group_codes(uint8x16_t w) {
-  if constexpr (S == 0) return vreinterpretq_s8_u8(vandq_u8(w, vdupq_n_u8(3)));
-  if constexpr (S == 3) return vreinterpretq_s8_u8(vshrq_n_u8(w, 6));
-  if constexpr (S == 1 || S == 2) {
-    return vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(w, 2 * S), vdupq_n_u8(3)));
-  }
-}
-
 template <int MR, int S>
 void group_step(uint8x16_t w0, uint8x16_t w1, const int8x16_t (&xs)[MR],
                 int32x4_t (&acc)[MR][kSets<MR>][2]) {
-  const int8x16_t c0 = group_codes<S>(w0);
-  const int8x16_t c1 = group_codes<S>(w1);
+  const int8x16_t c0 = signed_codes<S>(w0);
+  const int8x16_t c1 = signed_codes<S>(w1);
   constexpr int set = S % kSets<MR>;
   BITLAB_UNROLL for (int r = 0; r < MR; ++r) {
     acc[r][set][0] = vdotq_laneq_s32(acc[r][set][0], c0, xs[r], S);

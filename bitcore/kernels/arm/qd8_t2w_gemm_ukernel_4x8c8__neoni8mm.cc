@@ -16,6 +16,7 @@ namespace internal {
 namespace {
 
 #include "bitcore/kernels/arm/epilogue.inc"
+#include "bitcore/kernels/arm/group_codes.inc"
 
 #define BITLAB_UNROLL _Pragma("GCC unroll 8")
 
@@ -26,21 +27,12 @@ constexpr int kPairs = 2;
 template <int P>
 constexpr int kSets = P == 1 ? 2 : 1;
 
-template <int S>
-int8x16_t group_codes(uint8x16_t w) {
-  if constexpr (S == 0) return vreinterpretq_s8_u8(vandq_u8(w, vdupq_n_u8(3)));
-  if constexpr (S == 3) return vreinterpretq_s8_u8(vshrq_n_u8(w, 6));
-  if constexpr (S == 1 || S == 2) {
-    return vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(w, 2 * S), vdupq_n_u8(3)));
-  }
-}
-
 // acc[p][c]: rows 2p, 2p + 1 x columns 2c, 2c + 1, lanes (r0 c0, r0 c1, r1 c0, r1 c1).
 template <int P, int S>
 void group_step(const uint8x16_t (&w)[4], const int8_t* const (&x)[P][2], int64_t k0,
                 int32x4_t (&acc)[P][kSets<P>][4]) {
   int8x16_t c[4];
-  BITLAB_UNROLL for (int j = 0; j < 4; ++j) c[j] = group_codes<S>(w[j]);
+  BITLAB_UNROLL for (int j = 0; j < 4; ++j) c[j] = signed_codes<S>(w[j]);
   BITLAB_UNROLL for (int p = 0; p < P; ++p) {
     const int8x16_t xs = vcombine_s8(vld1_s8(x[p][0] + k0 + 8 * S), vld1_s8(x[p][1] + k0 + 8 * S));
     constexpr int set = S % kSets<P>;

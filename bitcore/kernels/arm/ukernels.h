@@ -2,8 +2,8 @@
 // with its -march: plain NEON (armv8-a, what every aarch64 CPU runs), dot product
 // (+dotprod, sdot) and int8 matrix multiply (+i8mm, smmla). Their files use no inline functions
 // or templates shared with code built for another -march (helpers all have internal linkage;
-// the shared epilogue.inc is static), so the linker can never hand an older CPU an instruction
-// it lacks through a merged copy.
+// the text they share, epilogue.inc and group_codes.inc, is static), so the linker can never
+// hand an older CPU an instruction it lacks through a merged copy.
 //
 // They read the blocked layouts of the x86 kernels' arguments (bitcore/kernels/x86/
 // blocked_args.h, plain C++): the NEON and dot product kernels the x86 blocked t2 layout with
