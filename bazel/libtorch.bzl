@@ -15,6 +15,7 @@ cc_library(
     hdrs = glob(["api/**/*.h"]),
     includes = ["api"],
     linkopts = ["-ltorch", "-ltorch_cpu", "-lc10"],
+    target_compatible_with = ["@platforms//cpu:{cpu}"],
     visibility = ["//visibility:public"],
 )
 """
@@ -35,18 +36,27 @@ cc_library(
         "-lc10",
         "-Wl,--as-needed",
     ],
+    target_compatible_with = ["@platforms//cpu:{cpu}"],
     visibility = ["//visibility:public"],
 )
 """
 
+# Debian's libtorch and a downloaded distribution alike are built for this machine's CPU: the
+# aarch64 cross build (--config=neon) has none, so every target that links libtorch is
+# incompatible there and `bazel test --config=neon //...` skips it.
+def _host_cpu(rctx):
+    machine = rctx.execute(["uname", "-m"]).stdout.strip()
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+
 def _libtorch_repository_impl(rctx):
+    cpu = _host_cpu(rctx)
     root = rctx.os.environ.get("LIBTORCH", "")
     if not root:
         if not rctx.path(_DEBIAN_API_INCLUDE).exists:
             fail("libtorch not found: install Debian's libtorch-dev (tools/setup.sh) " +
                  "or set LIBTORCH to an unpacked libtorch distribution")
         rctx.symlink(_DEBIAN_API_INCLUDE, "api")
-        rctx.file("BUILD", _DEBIAN_BUILD)
+        rctx.file("BUILD", _DEBIAN_BUILD.format(cpu = cpu))
         return
     for sub in ["include/torch/csrc/api/include", "lib"]:
         if not rctx.path(root + "/" + sub).exists:
@@ -56,6 +66,7 @@ def _libtorch_repository_impl(rctx):
     cuda = rctx.path(root + "/lib/libtorch_cuda.so").exists
     rctx.file("BUILD", _DISTRIBUTION_BUILD.format(
         root = root,
+        cpu = cpu,
         cuda_libs = "\"-ltorch_cuda\", \"-lc10_cuda\"," if cuda else "",
     ))
 

@@ -5,6 +5,8 @@ build does not have; protoc and the library come from Debian's protobuf-compiler
 libprotobuf-dev instead, so one genrule runs protoc and a cc_library wraps its output.
 """
 
+load("//bazel:cross.bzl", "HOST_LIBRARY_ONLY")
+
 def bit_cc_proto_library(name, srcs, deps = [], visibility = None):
     """A cc_library `name` with the messages of `srcs` (all in this package).
 
@@ -31,5 +33,6 @@ def bit_cc_proto_library(name, srcs, deps = [], visibility = None):
         srcs = sources,
         hdrs = headers,
         deps = deps + ["@com_google_protobuf_system//:protobuf"],
+        target_compatible_with = HOST_LIBRARY_ONLY,
         visibility = visibility,
     )

@@ -14,6 +14,9 @@
 #ifdef BITLAB_BUILD_X86_AVX512VNNI
 #include "bitcore/kernels/x86/avx512vnni/avx512vnni_kernel.h"
 #endif
+#ifdef BITLAB_BUILD_ARM
+#include "bitcore/kernels/arm/arm_kernels.h"
+#endif
 #ifdef BITLAB_BUILD_CUDA
 #include "bitcore/kernels/cuda/cuda_bit_kernel.h"
 #endif
@@ -31,6 +34,11 @@ std::vector<const BitKernel*> collect_built_kernels() {
 #ifdef BITLAB_BUILD_X86_AVX512VNNI
   kernels.push_back(&avx512vnni_kernel());
   kernels.push_back(&avx512vnni_t1_kernel());
+#endif
+#ifdef BITLAB_BUILD_ARM
+  kernels.push_back(&arm_neon_kernel());
+  kernels.push_back(&arm_dotprod_kernel());
+  kernels.push_back(&arm_i8mm_kernel());
 #endif
 #ifdef BITLAB_BUILD_CUDA
   kernels.push_back(&cuda_kernel());

@@ -23,6 +23,12 @@ PACKAGES=(
   doxygen
   python3-venv
   python3-torch
+  # --config=neon, the aarch64 cross build that .ci/run tests after the x86 suite: the cross
+  # compiler, qemu-user to run its tests, and arm64 builds of the libraries the kernel tests
+  # and benchmark link (they pull in Debian's multiarch libc6:arm64, whose loader
+  # run_under_qemu.sh uses), from the same archive once dpkg knows the architecture.
+  g++-aarch64-linux-gnu qemu-user
+  libabsl-dev:arm64 libgtest-dev:arm64 libbenchmark-dev:arm64
 )
 
 # Test-time Python cross-checks look for this interpreter (see bitcore/io/BUILD).
@@ -41,6 +47,7 @@ if ((${#missing[@]} == 0)); then
 else
   echo "setup.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

@@ -5,6 +5,9 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #define BITLAB_X86 1
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#define BITLAB_AARCH64_LINUX 1
 #endif
 
 namespace bitlab {
@@ -44,6 +47,16 @@ CpuFeatures detect() {
   f.avxvnni = (eax >> 4) & 1;
   return f;
 }
+#elif defined(BITLAB_AARCH64_LINUX)
+CpuFeatures detect() {
+  CpuFeatures f;
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  const unsigned long hwcap2 = getauxval(AT_HWCAP2);
+  f.neon = (hwcap & HWCAP_ASIMD) != 0;
+  f.dotprod = f.neon && (hwcap & HWCAP_ASIMDDP) != 0;
+  f.i8mm = f.neon && (hwcap2 & HWCAP2_I8MM) != 0;
+  return f;
+}
 #else
 CpuFeatures detect() { return CpuFeatures(); }
 #endif
@@ -70,6 +83,9 @@ std::string to_string(const CpuFeatures& f) {
   add(f.avx512vnni, "avx512vnni");
   add(f.avx512vbmi, "avx512vbmi");
   add(f.avxvnni, "avxvnni");
+  add(f.neon, "neon");
+  add(f.dotprod, "dotprod");
+  add(f.i8mm, "i8mm");
   return out.empty() ? "none" : out;
 }
 

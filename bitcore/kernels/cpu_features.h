@@ -1,5 +1,7 @@
-// What this CPU can run, read once with cpuid (and xgetbv, so a feature the OS does not save
-// registers for counts as missing). This is the third gate a kernel backend passes: built with
+// What this CPU can run, read once: on x86-64 with cpuid (and xgetbv, so a feature the OS does
+// not save registers for counts as missing), on aarch64 Linux from the kernel's hardware
+// capabilities (getauxval: HWCAP_ASIMD, HWCAP_ASIMDDP, HWCAP2_I8MM), which are what the kernel
+// lets user space run. This is the third gate a kernel backend passes: built with
 // --config, compiled in by a compiler that knows the ISA, and supported by this CPU.
 //
 // Example:
@@ -20,6 +22,9 @@ struct CpuFeatures {
   bool avx512vnni = false;
   bool avx512vbmi = false;  // vpermb / vpermi2b byte permutes (the t1 decode tables)
   bool avxvnni = false;     // the VEX-encoded 256-bit vpdpbusd (Alder Lake, Zen 5)
+  bool neon = false;        // aarch64 Advanced SIMD (every Linux aarch64 CPU has it)
+  bool dotprod = false;     // sdot / udot (Armv8.2 optional, Armv8.4 mandatory: Cortex-A55+)
+  bool i8mm = false;        // smmla int8 matrix multiply (Armv8.6: Neoverse V1/N2, Apple M2+)
 };
 
 /// The features of the CPU this process runs on, detected on first call.

@@ -4,11 +4,15 @@
 // outputs after the float rescale within rtol 1e-5 (the float32-activation path, whose sums
 // may be ordered differently, within a bound on float summation error). Kernels the CPU cannot
 // run are skipped with the reason. Data is drawn afresh each run; failures print the seed.
+//
+// No libtorch: the test builds for every architecture, so the aarch64 build (--config=neon)
+// runs it on the ARM kernels under qemu, once per emulated CPU (see BUILD).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -17,7 +21,6 @@
 #include "bitcore/kernels/bit_kernel.h"
 #include "bitcore/kernels/reference/reference_kernel.h"
 #include "bitcore/kernels/ternary_packing.h"
-#include "bitcore/parallel.h"
 
 namespace bitlab {
 namespace {
@@ -39,6 +42,19 @@ std::vector<Shape> shape_grid() {
     }
   }
   return grid;
+}
+
+// Runs fn over [0, n) cut into `threads` ranges starting at multiples of `block`, each range on
+// a thread of its own, as bitlinear splits a product among threads (bitcore/parallel.h).
+template <typename Fn>
+void for_column_ranges(int64_t n, int64_t block, int threads, const Fn& fn) {
+  const int64_t blocks = (n + block - 1) / block;
+  const int64_t per_range = (blocks + threads - 1) / threads * block;
+  std::vector<std::thread> workers;
+  for (int64_t begin = 0; begin < n; begin += per_range) {
+    workers.emplace_back([&fn, begin, end = std::min(n, begin + per_range)] { fn(begin, end); });
+  }
+  for (std::thread& worker : workers) worker.join();
 }
 
 std::string describe(const Shape& s) {
@@ -120,30 +136,31 @@ TEST_P(KernelConformanceTest, Int8OutputsMatchTheReference) {
     const auto bias = random_float(s.n, -1.0f, 1.0f);
     for (bool per_row : {false, true}) {
       for (bool per_channel : {false, true}) {
+        Int8GemmArgs args;
+        args.m = s.m;
+        args.n = s.n;
+        args.k = s.k;
+        args.x = x.data();
+        args.x_scale = x_scale.data();
+        args.x_scale_per_row = per_row;
+        args.w_scale = w_scale.data();
+        args.w_scale_per_channel = per_channel;
+        args.bias = per_channel ? bias.data() : nullptr;
+        // Row sums from the caller (as bitlinear passes them) half of the time.
+        std::vector<int32_t> sums(s.m, 0);
+        for (int64_t i = 0; i < s.m * s.k; ++i) sums[i / s.k] += x[i];
+        if (per_row) args.x_row_sums = sums.data();
+        // The reference runs once for both thread counts (under emulation it is most of the
+        // test's time).
+        std::vector<float> expected(s.m * s.n);
+        args.w = t2.data();
+        reference_kernel().int8_gemm(args, 0, s.n, expected.data());
+        args.w = packed.data();
         for (int threads : {1, 2}) {
-          Int8GemmArgs args;
-          args.m = s.m;
-          args.n = s.n;
-          args.k = s.k;
-          args.x = x.data();
-          args.x_scale = x_scale.data();
-          args.x_scale_per_row = per_row;
-          args.w_scale = w_scale.data();
-          args.w_scale_per_channel = per_channel;
-          args.bias = per_channel ? bias.data() : nullptr;
-          // Row sums from the caller (as bitlinear passes them) half of the time.
-          std::vector<int32_t> sums(s.m, 0);
-          for (int64_t i = 0; i < s.m * s.k; ++i) sums[i / s.k] += x[i];
-          if (per_row) args.x_row_sums = sums.data();
-          std::vector<float> expected(s.m * s.n), actual(s.m * s.n, std::nanf(""));
-          args.w = t2.data();
-          reference_kernel().int8_gemm(args, 0, s.n, expected.data());
-          args.w = packed.data();
-          // A large work estimate forces the split, so 2 threads really run 2 ranges.
-          parallel_for_columns(s.n, kernel.n_block(), threads, int64_t{1} << 30,
-                               [&](int64_t begin, int64_t end) {
-                                 kernel.int8_gemm(args, begin, end, actual.data());
-                               });
+          std::vector<float> actual(s.m * s.n, std::nanf(""));
+          for_column_ranges(s.n, kernel.n_block(), threads, [&](int64_t begin, int64_t end) {
+            kernel.int8_gemm(args, begin, end, actual.data());
+          });
           for (int64_t i = 0; i < s.m * s.n; ++i) {
             ASSERT_NEAR(actual[i], expected[i], 1e-5f * std::fabs(expected[i]))
                 << kernel.name() << " " << describe(s) << " per_row=" << per_row
@@ -204,23 +221,23 @@ TEST_P(KernelConformanceTest, Float32OutputsMatchTheReference) {
     std::vector<float> abs_sums(s.m, 0.0f);
     for (int64_t i = 0; i < s.m * s.k; ++i) abs_sums[i / s.k] += std::fabs(x[i]);
     for (bool per_channel : {false, true}) {
+      Float32GemmArgs args;
+      args.m = s.m;
+      args.n = s.n;
+      args.k = s.k;
+      args.x = x.data();
+      args.w_scale = w_scale.data();
+      args.w_scale_per_channel = per_channel;
+      args.bias = bias.data();
+      std::vector<float> expected(s.m * s.n);
+      args.w = t2.data();
+      reference_kernel().float32_gemm(args, 0, s.n, expected.data());
+      args.w = packed.data();
       for (int threads : {1, 2}) {
-        Float32GemmArgs args;
-        args.m = s.m;
-        args.n = s.n;
-        args.k = s.k;
-        args.x = x.data();
-        args.w_scale = w_scale.data();
-        args.w_scale_per_channel = per_channel;
-        args.bias = bias.data();
-        std::vector<float> expected(s.m * s.n), actual(s.m * s.n, std::nanf(""));
-        args.w = t2.data();
-        reference_kernel().float32_gemm(args, 0, s.n, expected.data());
-        args.w = packed.data();
-        parallel_for_columns(s.n, kernel.n_block(), threads, int64_t{1} << 30,
-                             [&](int64_t begin, int64_t end) {
-                               kernel.float32_gemm(args, begin, end, actual.data());
-                             });
+        std::vector<float> actual(s.m * s.n, std::nanf(""));
+        for_column_ranges(s.n, kernel.n_block(), threads, [&](int64_t begin, int64_t end) {
+          kernel.float32_gemm(args, begin, end, actual.data());
+        });
         for (int64_t i = 0; i < s.m * s.n; ++i) {
           const float g = per_channel ? w_scale[i % s.n] : w_scale[0];
           const float bound = 1e-5f * std::fabs(expected[i]) +
@@ -247,7 +264,7 @@ INSTANTIATE_TEST_SUITE_P(BuiltKernels, KernelConformanceTest,
                          [](const ::testing::TestParamInfo<const BitKernel*>& info) {
                            return std::string(info.param->name());
                          });
-// A build with only the reference kernel (a non-x86 target) has nothing to compare.
+// A build with only the reference kernel (neither x86-64 nor aarch64) has nothing to compare.
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(KernelConformanceTest);
 
 }  // namespace
