@@ -254,6 +254,8 @@ std::shared_ptr<BitMultiheadAttentionImpl> BitMultiheadAttentionImpl::from_torch
           .dropout(source.dropout())
           .bias(bias)
           .quant_config(config));
+  // A skeleton (deployed_skeleton.h) is born deployed: nothing to copy.
+  if (layer->q_proj->is_deployed()) return layer;
   torch::NoGradGuard no_grad;
   BitLinear* projections[] = {&layer->q_proj, &layer->k_proj, &layer->v_proj};
   for (int64_t i = 0; i < 3; ++i) {

@@ -24,6 +24,7 @@
 #include "bitcore/tensor_checks.h"
 #include "bitlayers/conv_patches.h"
 #include "bitlayers/deployed_layout.h"
+#include "bitlayers/deployed_skeleton.h"
 #include "bitlayers/profile_name.h"
 
 namespace bitlab {
@@ -145,7 +146,15 @@ void BitConvImpl<D>::reset() {
   direct_weight_ = torch::Tensor();
   kernel_source_data_ = nullptr;
   if (is_deployed()) {  // the copy Cloneable::clone() resets; clone() then fills it
-    internal::register_deployed_layout(*this, weight, bias, qweight, qweight_scale);
+    internal::register_deployed_layout_like(*this, weight, bias, qweight, qweight_scale);
+    return;
+  }
+  if (building_deployed_skeleton()) {
+    const int64_t per_group_inputs = in / groups * product(options.kernel_size());
+    internal::register_deployed_layout(
+        *this, weight, bias, qweight, qweight_scale, {out, (per_group_inputs + 3) / 4},
+        internal::deployed_scale_count(options.quant_config(), out), options.bias() ? out : 0);
+    torch::nn::Module::train(false);
     return;
   }
   std::vector<int64_t> weight_shape = {out, in / groups};
@@ -571,8 +580,7 @@ int64_t BitConvImpl<D>::deployed_bytes() const {
   const int64_t n = options.out_channels();
   const int64_t per_group_inputs =
       options.in_channels() / options.groups() * product(options.kernel_size());
-  const int64_t scales =
-      options.quant_config().weight_granularity == Granularity::kPerChannel ? n : 1;
+  const int64_t scales = internal::deployed_scale_count(options.quant_config(), n);
   const int64_t bias_values = options.bias() ? n : 0;
   return n * ((per_group_inputs + 3) / 4) + 4 * (scales + bias_values);
 }
@@ -582,6 +590,7 @@ std::shared_ptr<BitConvImpl<D>> BitConvImpl<D>::from_torch(const TorchConvImpl<D
                                                            const BitQuantConfig& config) {
   auto layer = std::make_shared<BitConvImpl<D>>(
       BitConvOptions<D>::from_torch(conv.options).quant_config(config));
+  if (layer->is_deployed()) return layer;  // a skeleton (deployed_skeleton.h): nothing to copy
   torch::NoGradGuard no_grad;
   layer->weight.copy_(conv.weight);
   if (conv.options.bias()) layer->bias.copy_(conv.bias);

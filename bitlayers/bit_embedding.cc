@@ -13,6 +13,8 @@
 #include "bitcore/packing.h"
 #include "bitcore/straight_through.h"
 #include "bitcore/tensor_checks.h"
+#include "bitlayers/deployed_layout.h"
+#include "bitlayers/deployed_skeleton.h"
 
 namespace bitlab {
 namespace {
@@ -72,6 +74,16 @@ void BitEmbeddingImpl::reset() {
   check_norm_options();
   options.quant_config().validate();
   packed_tracker_ = internal::PackedWeightTracker();
+  const int64_t n = options.num_embeddings();
+  if (building_deployed_skeleton()) {  // born deployed, as deploy() leaves a layer
+    weight = register_parameter("weight", torch::empty({0}), /*requires_grad=*/false);
+    qweight = register_buffer("qweight",
+                              torch::empty({n, (options.embedding_dim() + 3) / 4}, torch::kByte));
+    qweight_scale = register_buffer(
+        "qweight_scale", torch::empty({internal::deployed_scale_count(options.quant_config(), n)}));
+    torch::nn::Module::train(false);
+    return;
+  }
   // Every name is registered whatever the options, so state-dict keys never depend on them.
   weight = register_parameter("weight",
                               torch::empty({options.num_embeddings(), options.embedding_dim()}));
@@ -262,8 +274,7 @@ int64_t BitEmbeddingImpl::float_bytes() const {
 
 int64_t BitEmbeddingImpl::deployed_bytes() const {
   const int64_t n = options.num_embeddings();
-  const int64_t scales =
-      options.quant_config().weight_granularity == Granularity::kPerChannel ? n : 1;
+  const int64_t scales = internal::deployed_scale_count(options.quant_config(), n);
   return n * ((options.embedding_dim() + 3) / 4) + 4 * scales;
 }
 
@@ -271,6 +282,7 @@ std::shared_ptr<BitEmbeddingImpl> BitEmbeddingImpl::from_torch(
     const torch::nn::EmbeddingImpl& embedding, const BitQuantConfig& config) {
   auto layer = std::make_shared<BitEmbeddingImpl>(
       BitEmbeddingOptions::from_torch(embedding.options).quant_config(config));
+  if (layer->is_deployed()) return layer;  // a skeleton (deployed_skeleton.h): nothing to copy
   const torch::Tensor& source = embedding.weight;
   if (!source.defined() || source.dim() != 2 || source.size(0) != layer->weight.size(0) ||
       source.size(1) != layer->weight.size(1)) {

@@ -10,6 +10,7 @@
 #include "bitcore/errors.h"
 #include "bitcore/kernel_registry.h"
 #include "bitlayers/deployed_layout.h"
+#include "bitlayers/deployed_skeleton.h"
 #include "bitlayers/profile_name.h"
 
 namespace bitlab {
@@ -25,8 +26,16 @@ void BitLinearImpl::reset() {
   kernel_weights_ = bitlinear::KernelWeights();
   w_hat_workspace_ = torch::Tensor();
   packed_tracker_ = internal::PackedWeightTracker();
+  const int64_t out = options.out_features();
   if (is_deployed()) {  // the copy Cloneable::clone() resets; clone() then fills it
-    internal::register_deployed_layout(*this, weight, bias, qweight, qweight_scale);
+    internal::register_deployed_layout_like(*this, weight, bias, qweight, qweight_scale);
+    return;
+  }
+  if (building_deployed_skeleton()) {
+    internal::register_deployed_layout(
+        *this, weight, bias, qweight, qweight_scale, {out, (options.in_features() + 3) / 4},
+        internal::deployed_scale_count(options.quant_config(), out), options.bias() ? out : 0);
+    torch::nn::Module::train(false);
     return;
   }
   // Every name is registered whatever the options, so state-dict keys never depend on them.
@@ -151,8 +160,7 @@ int64_t BitLinearImpl::float_bytes() const {
 
 int64_t BitLinearImpl::deployed_bytes() const {
   const int64_t n = options.out_features();
-  const int64_t scales =
-      options.quant_config().weight_granularity == Granularity::kPerChannel ? n : 1;
+  const int64_t scales = internal::deployed_scale_count(options.quant_config(), n);
   const int64_t bias_values = options.bias() ? n : 0;
   return n * ((options.in_features() + 3) / 4) + 4 * (scales + bias_values);
 }
@@ -164,6 +172,7 @@ std::shared_ptr<BitLinearImpl> BitLinearImpl::from_linear(const torch::nn::Linea
       std::make_shared<BitLinearImpl>(BitLinearOptions(source.in_features(), source.out_features())
                                           .bias(source.bias())
                                           .quant_config(config));
+  if (layer->is_deployed()) return layer;  // a skeleton (deployed_skeleton.h): nothing to copy
   torch::NoGradGuard no_grad;
   layer->weight.copy_(linear->weight);
   if (source.bias()) layer->bias.copy_(linear->bias);

@@ -23,6 +23,7 @@
 #include "bitlayers/bit_embedding.h"
 #include "bitlayers/bit_layer.h"
 #include "bitlayers/bit_linear.h"
+#include "bitlayers/deployed_skeleton.h"
 #include "bitlayers/memory_report.h"
 
 namespace bitlab {
@@ -130,8 +131,9 @@ Replacement make_replacement(torch::nn::Module& m, LayerKind kind, const BitQuan
     case LayerKind::kNone:
       throw BitLabError("BitConverter: internal error: no Bit layer for " + m.name());
   }
-  // Same training mode, frozen parameters stay frozen (where the names match), same device.
-  r.module->train(m.is_training());
+  // Same training mode, frozen parameters stay frozen (where the names match), same device. Bit
+  // layers born deployed (in a skeleton, deployed_skeleton.h) stay in eval mode.
+  if (!building_deployed_skeleton()) r.module->train(m.is_training());
   const auto old_params = m.named_parameters(/*recurse=*/false);
   for (auto& item : r.module->named_parameters(/*recurse=*/false)) {
     const torch::Tensor* old = old_params.find(item.key());

@@ -7,11 +7,15 @@
 #ifndef BITLAB_BITLAYERS_DEPLOYED_LAYOUT_H_
 #define BITLAB_BITLAYERS_DEPLOYED_LAYOUT_H_
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
 #include <torch/ordered_dict.h>
+
+#include "bitcore/quant_config.h"
 
 namespace bitlab {
 namespace internal {
@@ -27,15 +31,37 @@ inline void move_bias_to_buffers(torch::nn::Module& module, ParameterTable& para
   bias = module.register_buffer("bias", bias.defined() ? bias.detach() : torch::Tensor());
 }
 
-/// The layout torch::nn::Cloneable::clone() needs in the copy it resets: the deployed
-/// registrations, with tensors of the original's shapes that clone() then fills.
+/// How many weight scales a deployed layer with `rows` output rows keeps: one per row for
+/// per-channel weight quantization, else one.
+inline int64_t deployed_scale_count(const BitQuantConfig& config, int64_t rows) {
+  return config.weight_granularity == Granularity::kPerChannel ? rows : 1;
+}
+
+/// Registers the tensors of a deployed layer, uninitialized: the empty float weight, `qweight`
+/// (uint8, [out, packed_columns] for Bit layers), `qweight_scale` ([scales]) and the bias
+/// buffer ([bias_size], or undefined when bias_size is 0): for a layer born deployed in a
+/// skeleton (deployed_skeleton.h).
 inline void register_deployed_layout(torch::nn::Module& module, torch::Tensor& weight,
                                      torch::Tensor& bias, torch::Tensor& qweight,
-                                     torch::Tensor& qweight_scale) {
+                                     torch::Tensor& qweight_scale,
+                                     const std::vector<int64_t>& qweight_shape, int64_t scales,
+                                     int64_t bias_size) {
   weight = module.register_parameter("weight", torch::empty({0}), /*requires_grad=*/false);
-  bias = module.register_buffer("bias", bias.defined() ? torch::empty_like(bias) : torch::Tensor());
-  qweight = module.register_buffer("qweight", torch::empty_like(qweight));
-  qweight_scale = module.register_buffer("qweight_scale", torch::empty_like(qweight_scale));
+  qweight = module.register_buffer("qweight", torch::empty(qweight_shape, torch::kByte));
+  qweight_scale = module.register_buffer("qweight_scale", torch::empty({scales}));
+  // Last, where deploy() moves it, so state dicts list the tensors in the same order.
+  bias =
+      module.register_buffer("bias", bias_size > 0 ? torch::empty({bias_size}) : torch::Tensor());
+}
+
+/// The layout torch::nn::Cloneable::clone() needs in the copy it resets: the tensors of a
+/// deployed layer in the shapes of the original's, which the copy still holds and clone() then
+/// fills.
+inline void register_deployed_layout_like(torch::nn::Module& module, torch::Tensor& weight,
+                                          torch::Tensor& bias, torch::Tensor& qweight,
+                                          torch::Tensor& qweight_scale) {
+  register_deployed_layout(module, weight, bias, qweight, qweight_scale, qweight.sizes().vec(),
+                           qweight_scale.numel(), bias.defined() ? bias.numel() : 0);
 }
 
 }  // namespace internal

@@ -1,6 +1,7 @@
 // Every architecture in the zoo, by its registry name and default fields: builds, runs forward
 // on its input, trains (the loss falls on a repeated batch), computes the same in eval and
-// deployed, and comes back identical from save_pretrained -> from_pretrained.
+// deployed, is built as a deployed skeleton with the same tensors, and comes back identical
+// from save_pretrained -> from_pretrained.
 #include <cstdlib>
 #include <string>
 
@@ -9,8 +10,10 @@
 #include <torch/types.h>
 
 #include "bitlayers/converter.h"
+#include "bitlayers/deployed_skeleton.h"
 #include "bitmodels/auto_bit_model.h"
 #include "bitmodels/model_registry.h"
+#include "bitmodels/model_weights.h"
 #include "bitzoo/zoo.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -62,6 +65,29 @@ TEST_P(ZooModelTest, BuildsTrainsDeploysAndRoundTrips) {
   const torch::Tensor deployed = model->forward(x);
   EXPECT_TRUE(torch::allclose(deployed, eval, 1e-4, 1e-5))
       << GetParam() << ": max difference " << (deployed - eval).abs().max().item<float>();
+
+  // The same config built as a deployed skeleton (what load_deployed fills) has the deployed
+  // model's tensors, names, shapes and dtypes, and computes the same once they are copied in.
+  std::shared_ptr<BitModel> skeleton;
+  {
+    DeployedSkeletonScope scope;
+    skeleton = AutoBitModel::from_config(config);
+  }
+  const auto expected_tensors = model_state_tensors(*model);
+  const auto skeleton_tensors = model_state_tensors(*skeleton);
+  ASSERT_EQ(skeleton_tensors.size(), expected_tensors.size());
+  {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < expected_tensors.size(); ++i) {
+      const auto& [name, tensor] = expected_tensors[i];
+      ASSERT_EQ(skeleton_tensors[i].first, name);
+      ASSERT_EQ(skeleton_tensors[i].second.sizes(), tensor.sizes()) << name;
+      ASSERT_EQ(skeleton_tensors[i].second.scalar_type(), tensor.scalar_type()) << name;
+      skeleton_tensors[i].second.copy_(tensor);
+    }
+  }
+  skeleton->eval();
+  EXPECT_TRUE(torch::equal(skeleton->forward(x), deployed)) << GetParam();
 
   const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/" + GetParam();
   AutoBitModel::save_pretrained(*model, dir);

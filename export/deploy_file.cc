@@ -22,10 +22,10 @@
 #include "bitcore/io/atomic_file.h"
 #include "bitcore/io/checksum64.h"
 #include "bitcore/io/sha256.h"
+#include "bitlayers/deployed_skeleton.h"
 #include "bitmodels/auto_bit_model.h"
 #include "bitmodels/model_weights.h"
 #include "export/deploy_header.pb.h"
-#include "export/quantize_for_deployment.h"
 
 namespace bitlab {
 namespace {
@@ -252,11 +252,17 @@ std::shared_ptr<BitModel> load_deployed(const std::string& path) {
   }
   std::shared_ptr<BitModel> model;
   try {
+    // Built as a skeleton: no float weights initialized, converted or quantized, since every
+    // tensor is pointed at the file below (checked first to have its record there).
+    DeployedSkeletonScope skeleton;
     model = AutoBitModel::from_config(AutoBitConfig::from_json(config_json, "config_json"));
+    if (!is_model_deployed(*model)) {
+      throw BitLabError(absl::StrCat("config_json (precision '", model->config.precision,
+                                     "') builds a model without Bit layers"));
+    }
   } catch (const BitLabError& e) {
     throw BitLabError(absl::StrCat(path, ": ", e.what()));
   }
-  quantize_for_deployment(*model);
   model->eval();
 
   std::map<std::string, const deploy::TensorRecord*> records;

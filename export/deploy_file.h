@@ -40,8 +40,9 @@ inline constexpr uint32_t kDeployFormatVersion = 1;
 /// `path` atomically. Throws BitLabError if the model is not deployed.
 void save_deployed(const BitModel& model, const std::string& path);
 
-/// Builds the model the file's config describes, deploys it and points its tensors at the
-/// mapped file; the model is in eval mode. Throws BitLabError naming the file and the field on
+/// Builds the model the file's config describes as a deployed skeleton (no float weights
+/// initialized, nothing quantized: bitlayers/deployed_skeleton.h) and points every tensor at
+/// the mapped file; the model is in eval mode. Throws BitLabError naming the file and the field on
 /// anything malformed or corrupt.
 std::shared_ptr<BitModel> load_deployed(const std::string& path);
 

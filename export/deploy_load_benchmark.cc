@@ -1,7 +1,9 @@
 // Loading a deployed ResNet-18 (the zoo's Fashion-MNIST shape) from a .bitlab file, once the
-// file is in the page cache, beside two baselines in the same run: building and deploying the
-// model from its config alone (what load_deployed does before it maps the tensors), and loading
-// the same model from a safetensors directory (AutoBitModel::save_pretrained).
+// file is in the page cache, beside the parts and the alternatives in the same run: building
+// the deployed skeleton alone (load_deployed's construction; the rest of its time is checking
+// and mapping the tensors), building and deploying the model from its config the usual way
+// (random initialization, conversion, quantization), and loading the same model from a
+// safetensors directory (AutoBitModel::save_pretrained).
 //
 //   bazel run -c opt //export:deploy_load_benchmark
 #include <cstdlib>
@@ -10,6 +12,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bitlayers/deployed_skeleton.h"
 #include "bitmodels/auto_bit_model.h"
 #include "export/deploy_file.h"
 #include "export/quantize_for_deployment.h"
@@ -50,6 +53,14 @@ void BM_LoadDeployed(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(load_deployed(path));
 }
 
+void BM_BuildDeployedSkeleton(benchmark::State& state) {
+  const AutoBitConfig config = resnet18_config();
+  for (auto _ : state) {
+    DeployedSkeletonScope skeleton;
+    benchmark::DoNotOptimize(AutoBitModel::from_config(config));
+  }
+}
+
 void BM_BuildAndDeployFromConfig(benchmark::State& state) {
   const AutoBitConfig config = resnet18_config();
   for (auto _ : state) {
@@ -66,6 +77,7 @@ void BM_FromPretrainedDirectory(benchmark::State& state) {
 }
 
 BENCHMARK(BM_LoadDeployed)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_BuildDeployedSkeleton)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_BuildAndDeployFromConfig)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FromPretrainedDirectory)->Unit(benchmark::kMillisecond);
 

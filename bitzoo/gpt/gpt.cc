@@ -20,6 +20,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "bitcore/errors.h"
+#include "bitlayers/deployed_skeleton.h"
 #include "bitmodels/model_registry.h"
 
 namespace bitlab {
@@ -43,8 +44,8 @@ void replace_named(const char* owner, Children children, const std::string& name
 
 torch::nn::AnyModule projection(torch::nn::Module& parent, const std::string& name, int64_t in,
                                 int64_t out) {
-  return torch::nn::AnyModule(parent.register_module(
-      name, torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false))));
+  return torch::nn::AnyModule(
+      parent.register_module(name, make_linear(torch::nn::LinearOptions(in, out).bias(false))));
 }
 
 // Causal multi-head self-attention with BitNet b1.58's sub-norm before the output projection.
@@ -258,10 +259,11 @@ Gpt::Gpt(const GptOptions& options_) : options(options_) {
   config.model_type = "gpt";
   config.architecture = options.to_json();
   const int64_t hidden = options.hidden_size();
-  tok_embeddings = torch::nn::AnyModule(
-      register_module("tok_embeddings", torch::nn::Embedding(options.vocab_size(), hidden)));
-  pos_embeddings = torch::nn::AnyModule(
-      register_module("pos_embeddings", torch::nn::Embedding(options.context_length(), hidden)));
+  tok_embeddings = torch::nn::AnyModule(register_module(
+      "tok_embeddings", make_embedding(torch::nn::EmbeddingOptions(options.vocab_size(), hidden))));
+  pos_embeddings = torch::nn::AnyModule(register_module(
+      "pos_embeddings",
+      make_embedding(torch::nn::EmbeddingOptions(options.context_length(), hidden))));
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < options.num_layers(); ++i) blocks->push_back(Block(options));
   norm = register_module("norm", BitRMSNorm(hidden));
@@ -270,6 +272,7 @@ Gpt::Gpt(const GptOptions& options_) : options(options_) {
   // GPT-2's initialization: torch's N(0, 1) embeddings would dwarf the residual branches, and
   // scaling the projections that write into the residual stream (o, down) by
   // 1 / sqrt(2 * layers) keeps its variance from growing with depth.
+  if (building_deployed_skeleton()) return;  // its tensors are filled from a file next
   torch::NoGradGuard no_grad;
   const double residual_std = 0.02 / std::sqrt(2.0 * options.num_layers());
   for (const auto& item : named_modules("", /*include_self=*/false)) {

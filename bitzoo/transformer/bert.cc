@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bitcore/errors.h"
+#include "bitlayers/deployed_skeleton.h"
 #include "bitmodels/config_fields.h"
 #include "bitmodels/model_registry.h"
 #include "bitzoo/transformer/encoder_block.h"
@@ -60,12 +61,14 @@ void BertOptions::validate(const std::string& context) const {
 BertEmbeddingsImpl::BertEmbeddingsImpl(const BertOptions& options) {
   const int64_t H = options.hidden_size();
   word_embeddings = torch::nn::AnyModule(register_module(
-      "word_embeddings", torch::nn::Embedding(torch::nn::EmbeddingOptions(options.vocab_size(), H)
-                                                  .padding_idx(options.pad_token_id()))));
+      "word_embeddings", make_embedding(torch::nn::EmbeddingOptions(options.vocab_size(), H)
+                                            .padding_idx(options.pad_token_id()))));
   position_embeddings = torch::nn::AnyModule(
-      register_module("position_embeddings", torch::nn::Embedding(options.max_position(), H)));
+      register_module("position_embeddings",
+                      make_embedding(torch::nn::EmbeddingOptions(options.max_position(), H))));
   token_type_embeddings = torch::nn::AnyModule(
-      register_module("token_type_embeddings", torch::nn::Embedding(options.type_vocab_size(), H)));
+      register_module("token_type_embeddings",
+                      make_embedding(torch::nn::EmbeddingOptions(options.type_vocab_size(), H))));
   norm = register_module("norm", bert_layer_norm(H));
 }
 
@@ -91,10 +94,11 @@ void BertEmbeddingsImpl::replace_child(const std::string& name,
 
 MlmHeadImpl::MlmHeadImpl(const BertOptions& options) {
   const int64_t H = options.hidden_size();
-  dense = torch::nn::AnyModule(register_module("dense", torch::nn::Linear(H, H)));
+  dense =
+      torch::nn::AnyModule(register_module("dense", make_linear(torch::nn::LinearOptions(H, H))));
   norm = register_module("norm", bert_layer_norm(H));
-  decoder =
-      torch::nn::AnyModule(register_module("decoder", torch::nn::Linear(H, options.vocab_size())));
+  decoder = torch::nn::AnyModule(
+      register_module("decoder", make_linear(torch::nn::LinearOptions(H, options.vocab_size()))));
 }
 
 torch::Tensor MlmHeadImpl::forward(const torch::Tensor& hidden) {

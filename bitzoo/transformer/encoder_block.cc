@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bitcore/errors.h"
+#include "bitlayers/deployed_skeleton.h"
 
 namespace bitlab {
 namespace bitzoo {
@@ -32,10 +33,11 @@ EncoderSelfAttentionImpl::EncoderSelfAttentionImpl(int64_t dim, int64_t num_head
         absl::StrCat("EncoderSelfAttention: dim must be a positive multiple of num_heads, ",
                      "got dim = ", dim, ", num_heads = ", num_heads));
   }
-  q = torch::nn::AnyModule(register_module("q", torch::nn::Linear(dim, dim)));
-  k = torch::nn::AnyModule(register_module("k", torch::nn::Linear(dim, dim)));
-  v = torch::nn::AnyModule(register_module("v", torch::nn::Linear(dim, dim)));
-  proj = torch::nn::AnyModule(register_module("proj", torch::nn::Linear(dim, dim)));
+  q = torch::nn::AnyModule(register_module("q", make_linear(torch::nn::LinearOptions(dim, dim))));
+  k = torch::nn::AnyModule(register_module("k", make_linear(torch::nn::LinearOptions(dim, dim))));
+  v = torch::nn::AnyModule(register_module("v", make_linear(torch::nn::LinearOptions(dim, dim))));
+  proj = torch::nn::AnyModule(
+      register_module("proj", make_linear(torch::nn::LinearOptions(dim, dim))));
 }
 
 torch::Tensor EncoderSelfAttentionImpl::forward(const torch::Tensor& x,
@@ -87,8 +89,10 @@ void EncoderSelfAttentionImpl::replace_child(const std::string& name,
 }
 
 EncoderMlpImpl::EncoderMlpImpl(int64_t dim, int64_t hidden) {
-  fc1 = torch::nn::AnyModule(register_module("fc1", torch::nn::Linear(dim, hidden)));
-  fc2 = torch::nn::AnyModule(register_module("fc2", torch::nn::Linear(hidden, dim)));
+  fc1 = torch::nn::AnyModule(
+      register_module("fc1", make_linear(torch::nn::LinearOptions(dim, hidden))));
+  fc2 = torch::nn::AnyModule(
+      register_module("fc2", make_linear(torch::nn::LinearOptions(hidden, dim))));
 }
 
 torch::Tensor EncoderMlpImpl::forward(const torch::Tensor& x) {
@@ -138,6 +142,7 @@ torch::Tensor run_encoder_blocks(const torch::nn::ModuleList& blocks, torch::Ten
 }
 
 void init_transformer_weights(torch::nn::Module& model) {
+  if (building_deployed_skeleton()) return;  // its tensors are filled from a file next
   // timm draws trunc_normal_(std=0.02) with cut-offs at +-2 in absolute value, i.e. at 100
   // standard deviations: a plain normal draw is the same distribution in practice.
   torch::NoGradGuard no_grad;

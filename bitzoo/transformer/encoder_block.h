@@ -118,7 +118,8 @@ torch::Tensor run_encoder_blocks(const torch::nn::ModuleList& blocks, torch::Ten
 /// Initializes `model` the way timm's ViT and Hugging Face's BERT do: every Linear and
 /// Embedding weight N(0, 0.02), Linear biases 0, an Embedding's padding_idx row 0; LayerNorms
 /// and convolutions keep libtorch's defaults (ones/zeros, Kaiming uniform). Only the modules
-/// below `model` are visited, so a constructor may call it on itself.
+/// below `model` are visited, so a constructor may call it on itself. Does nothing while
+/// building a deployed skeleton (bitlayers/deployed_skeleton.h).
 void init_transformer_weights(torch::nn::Module& model);
 
 /// Throws BitLabError saying that `module` has no swappable child `name`: replace_child's

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bitcore/errors.h"
+#include "bitlayers/deployed_skeleton.h"
 #include "bitmodels/config_fields.h"
 #include "bitmodels/model_registry.h"
 #include "bitzoo/transformer/encoder_block.h"
@@ -51,7 +52,7 @@ void ViTOptions::validate(const std::string& context) const {
 PatchEmbedImpl::PatchEmbedImpl(int64_t in_channels, int64_t embed_dim, int64_t patch_size) {
   proj = torch::nn::AnyModule(register_module(
       "proj",
-      torch::nn::Conv2d(
+      make_conv2d(
           torch::nn::Conv2dOptions(in_channels, embed_dim, patch_size).stride(patch_size))));
 }
 
@@ -80,9 +81,11 @@ VisionTransformer::VisionTransformer(const ViTOptions& options_) : options(optio
           options.depth()));
   norm =
       register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({D}).eps(kNormEps)));
-  head = torch::nn::AnyModule(register_module("head", torch::nn::Linear(D, options.num_classes())));
+  head = torch::nn::AnyModule(
+      register_module("head", make_linear(torch::nn::LinearOptions(D, options.num_classes()))));
 
   init_transformer_weights(*this);
+  if (building_deployed_skeleton()) return;  // its tensors are filled from a file next
   // timm: pos_embed ~ trunc_normal(0.02) and cls_token ~ N(0, 1e-6).
   torch::NoGradGuard no_grad;
   torch::nn::init::normal_(pos_embed, 0.0, 0.02);

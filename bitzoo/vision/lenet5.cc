@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bitcore/errors.h"
+#include "bitlayers/deployed_skeleton.h"
 #include "bitmodels/config_fields.h"
 #include "bitmodels/model_registry.h"
 
@@ -30,11 +31,13 @@ LeNet5Impl::LeNet5Impl(const LeNet5Options& options)
   const int64_t padding = (32 - options.image_size()) / 2;
   register_swappable(
       *this, "conv1", conv1,
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_channels(), 6, 5).padding(padding)));
-  register_swappable(*this, "conv2", conv2, torch::nn::Conv2d(6, 16, 5));
-  register_swappable(*this, "fc1", fc1, torch::nn::Linear(16 * kFeatureSide * kFeatureSide, 120));
-  register_swappable(*this, "fc2", fc2, torch::nn::Linear(120, 84));
-  register_swappable(*this, "fc3", fc3, torch::nn::Linear(84, options.num_classes()));
+      make_conv2d(torch::nn::Conv2dOptions(options.in_channels(), 6, 5).padding(padding)));
+  register_swappable(*this, "conv2", conv2, make_conv2d(torch::nn::Conv2dOptions(6, 16, 5)));
+  register_swappable(*this, "fc1", fc1,
+                     make_linear(torch::nn::LinearOptions(16 * kFeatureSide * kFeatureSide, 120)));
+  register_swappable(*this, "fc2", fc2, make_linear(torch::nn::LinearOptions(120, 84)));
+  register_swappable(*this, "fc3", fc3,
+                     make_linear(torch::nn::LinearOptions(84, options.num_classes())));
 }
 
 torch::Tensor LeNet5Impl::forward(const torch::Tensor& input) {

@@ -6,6 +6,7 @@
 #include <torch/types.h>
 
 #include "absl/strings/str_cat.h"
+#include "bitlayers/deployed_skeleton.h"
 #include "bitmodels/config_fields.h"
 #include "bitmodels/model_registry.h"
 
@@ -20,11 +21,11 @@ MlpImpl::MlpImpl(const MlpOptions& options)
   for (size_t i = 0; i < hidden.size(); ++i) {
     const int64_t width = options.hidden_sizes()[i];
     register_swappable(*this, absl::StrCat("fc", i + 1), hidden[i],
-                       torch::nn::Linear(features, width));
+                       make_linear(torch::nn::LinearOptions(features, width)));
     features = width;
   }
   register_swappable(*this, "classifier", classifier,
-                     torch::nn::Linear(features, options.num_classes()));
+                     make_linear(torch::nn::LinearOptions(features, options.num_classes())));
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& input) {

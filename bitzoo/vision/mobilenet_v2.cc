@@ -11,6 +11,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/types.h>
 
+#include "bitlayers/deployed_skeleton.h"
 #include "bitmodels/config_fields.h"
 #include "bitmodels/model_registry.h"
 
@@ -45,11 +46,11 @@ constexpr int64_t kLastChannels = 1280;
 
 ConvBNReLU6Impl::ConvBNReLU6Impl(int64_t in_channels, int64_t out_channels, int64_t kernel,
                                  int64_t stride, int64_t groups) {
-  push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, out_channels, kernel)
-                                  .stride(stride)
-                                  .padding((kernel - 1) / 2)
-                                  .groups(groups)
-                                  .bias(false)));
+  push_back(make_conv2d(torch::nn::Conv2dOptions(in_channels, out_channels, kernel)
+                            .stride(stride)
+                            .padding((kernel - 1) / 2)
+                            .groups(groups)
+                            .bias(false)));
   push_back(torch::nn::BatchNorm2d(out_channels));
   push_back(torch::nn::ReLU6(torch::nn::ReLU6Options().inplace(true)));
 }
@@ -61,8 +62,7 @@ InvertedResidualImpl::InvertedResidualImpl(int64_t in_channels, int64_t out_chan
   torch::nn::Sequential layers;
   if (expand_ratio != 1) layers->push_back(ConvBNReLU6(in_channels, hidden, 1, 1, 1));
   layers->push_back(ConvBNReLU6(hidden, hidden, 3, stride, /*groups=*/hidden));
-  layers->push_back(
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(hidden, out_channels, 1).bias(false)));
+  layers->push_back(make_conv2d(torch::nn::Conv2dOptions(hidden, out_channels, 1).bias(false)));
   layers->push_back(torch::nn::BatchNorm2d(out_channels));
   conv = register_module("conv", layers);
 }
@@ -92,10 +92,12 @@ MobileNetV2Impl::MobileNetV2Impl(const MobileNetV2Options& options)
   features->push_back(ConvBNReLU6(channels, last_channels, 1, 1, 1));
 
   classifier = register_module(
-      "classifier", torch::nn::Sequential(torch::nn::Dropout(0.2),
-                                          torch::nn::Linear(last_channels, options.num_classes())));
+      "classifier",
+      torch::nn::Sequential(torch::nn::Dropout(0.2), make_linear(torch::nn::LinearOptions(
+                                                         last_channels, options.num_classes()))));
 
   init_convs_and_batchnorms(*this);
+  if (building_deployed_skeleton()) return;  // its tensors are filled from a file next
   torch::NoGradGuard no_grad;
   auto* fc = classifier[1]->as<torch::nn::Linear>();
   torch::nn::init::normal_(fc->weight, 0, 0.01);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "bitcore/errors.h"
+#include "bitlayers/deployed_skeleton.h"
 #include "bitmodels/config_fields.h"
 #include "bitmodels/model_registry.h"
 
@@ -17,13 +18,12 @@ namespace bitzoo {
 namespace {
 
 torch::nn::Conv2d conv3x3(int64_t in_planes, int64_t out_planes, int64_t stride) {
-  return torch::nn::Conv2d(
+  return make_conv2d(
       torch::nn::Conv2dOptions(in_planes, out_planes, 3).stride(stride).padding(1).bias(false));
 }
 
 torch::nn::Conv2d conv1x1(int64_t in_planes, int64_t out_planes, int64_t stride) {
-  return torch::nn::Conv2d(
-      torch::nn::Conv2dOptions(in_planes, out_planes, 1).stride(stride).bias(false));
+  return make_conv2d(torch::nn::Conv2dOptions(in_planes, out_planes, 1).stride(stride).bias(false));
 }
 
 torch::nn::ReLU inplace_relu() { return torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)); }
@@ -111,13 +111,13 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options)
   }
 
   const bool small = options.stem() == Stem::kSmall;
-  register_swappable(
-      *this, "conv1", conv1,
-      small ? conv3x3(options.in_channels(), planes[0], 1)
-            : torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_channels(), planes[0], 7)
-                                    .stride(2)
-                                    .padding(3)
-                                    .bias(false)));
+  register_swappable(*this, "conv1", conv1,
+                     small
+                         ? conv3x3(options.in_channels(), planes[0], 1)
+                         : make_conv2d(torch::nn::Conv2dOptions(options.in_channels(), planes[0], 7)
+                                           .stride(2)
+                                           .padding(3)
+                                           .bias(false)));
   bn1 = register_module("bn1", torch::nn::BatchNorm2d(planes[0]));
   relu = register_module("relu", inplace_relu());
   if (!small) {
@@ -144,7 +144,8 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options)
     layers.push_back(register_module(absl::StrCat("layer", s + 1), stage));
   }
   avgpool = register_module("avgpool", torch::nn::AdaptiveAvgPool2d(1));
-  register_swappable(*this, "fc", fc, torch::nn::Linear(in_planes, options.num_classes()));
+  register_swappable(*this, "fc", fc,
+                     make_linear(torch::nn::LinearOptions(in_planes, options.num_classes())));
 
   init_convs_and_batchnorms(*this);
 }

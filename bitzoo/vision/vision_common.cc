@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "bitcore/errors.h"
 #include "bitcore/tensor_checks.h"
+#include "bitlayers/deployed_skeleton.h"
 
 namespace bitlab {
 namespace bitzoo {
@@ -65,6 +66,7 @@ ConversionRule keep_float_rule(const std::string& pattern, const std::string& na
 }
 
 void init_convs_and_batchnorms(torch::nn::Module& module) {
+  if (building_deployed_skeleton()) return;  // its tensors are filled from a file next
   torch::NoGradGuard no_grad;
   for (const auto& m : module.modules(/*include_self=*/false)) {
     if (auto* conv = m->as<torch::nn::Conv2d>()) {

@@ -98,6 +98,7 @@ ConversionRule keep_float_rule(const std::string& pattern, const std::string& na
 
 /// torchvision's initialization of ResNet and MobileNetV2: every Conv2d He-normal (fan_out,
 /// ReLU gain) with zero bias, every BatchNorm2d weight 1 and bias 0. Other layers keep theirs.
+/// Does nothing while building a deployed skeleton (bitlayers/deployed_skeleton.h).
 void init_convs_and_batchnorms(torch::nn::Module& module);
 
 }  // namespace bitzoo
