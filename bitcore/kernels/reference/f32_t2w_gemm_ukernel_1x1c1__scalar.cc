@@ -4,6 +4,13 @@
 namespace bitlab {
 namespace internal {
 
+float f32_rescale__scalar(const Float32GemmArgs& args, int64_t n, float sum) {
+  const float w_scale = args.w_scale_per_channel ? args.w_scale[n] : args.w_scale[0];
+  float out = sum * w_scale;
+  if (args.bias != nullptr) out += args.bias[n];
+  return out;
+}
+
 void f32_t2w_gemm_ukernel_1x1c1__scalar(const Float32GemmArgs& args, int64_t n_begin, int64_t n_end,
                                         float* y) {
   const int64_t row_bytes = t2_row_bytes(args.k);
@@ -15,10 +22,7 @@ void f32_t2w_gemm_ukernel_1x1c1__scalar(const Float32GemmArgs& args, int64_t n_b
       // x * q with q in {-1, 0, 1} is exactly x, -x or 0, so this is the sum of x with the
       // weight's sign; written as a multiply to avoid a data-dependent branch per weight.
       for (int64_t k = 0; k < args.k; ++k) sum += x[k] * static_cast<float>(t2_weight(w, k));
-      const float w_scale = args.w_scale_per_channel ? args.w_scale[n] : args.w_scale[0];
-      float out = sum * w_scale;
-      if (args.bias != nullptr) out += args.bias[n];
-      y[m * args.n + n] = out;
+      y[m * args.n + n] = f32_rescale__scalar(args, n, sum);
     }
   }
 }

@@ -22,6 +22,13 @@ void qd8_t2w_gemm_ukernel_1x1c1__scalar(const Int8GemmArgs& args, int64_t n_begi
 void f32_t2w_gemm_ukernel_1x1c1__scalar(const Float32GemmArgs& args, int64_t n_begin, int64_t n_end,
                                         float* y);
 
+/// The rescales that end the two products above, for output [m, n] (int8) or column n
+/// (float32): ((float(acc) * s_x) * g) + b and (sum * g) + b. Exposed so that the conformance
+/// test can rescale one reference product for each scale configuration it checks instead of
+/// computing the same product again for each (most of its time under emulation).
+float qd8_rescale__scalar(const Int8GemmArgs& args, int64_t m, int64_t n, int32_t acc);
+float f32_rescale__scalar(const Float32GemmArgs& args, int64_t n, float sum);
+
 /// The inner loops of activation quantization (see bitcore/kernels/quantize_rows.h).
 float f32_absmax_ukernel__scalar(const float* x, int64_t count);
 float f32_qd8_quantize_row_ukernel__scalar(const float* x, int64_t count, float amax, float eps,
