@@ -43,29 +43,42 @@ std::vector<TensorEntry> layout(const torch::nn::Module& module) {
   return entries;
 }
 
-// `skeleton` has `deployed`'s layout; with `deployed`'s tensors copied in, it computes the same
-// on `input`.
-void expect_same_layer(torch::nn::Module& deployed, torch::nn::Module& skeleton,
-                       const std::function<at::Tensor(const at::Tensor&)>& deployed_forward,
-                       const std::function<at::Tensor(const at::Tensor&)>& skeleton_forward,
-                       const at::Tensor& input) {
-  const std::vector<TensorEntry> expected = layout(deployed);
-  const std::vector<TensorEntry> actual = layout(skeleton);
-  ASSERT_EQ(actual.size(), expected.size());
-  for (size_t i = 0; i < expected.size(); ++i) {
-    SCOPED_TRACE(expected[i].name);
-    EXPECT_EQ(actual[i].name, expected[i].name);
-    EXPECT_EQ(actual[i].shape, expected[i].shape);
-    EXPECT_EQ(actual[i].dtype, expected[i].dtype);
-    EXPECT_EQ(actual[i].parameter, expected[i].parameter);
+void expect_same_layout(const torch::nn::Module& expected, const torch::nn::Module& actual) {
+  const std::vector<TensorEntry> want = layout(expected);
+  const std::vector<TensorEntry> got = layout(actual);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    SCOPED_TRACE(want[i].name);
+    EXPECT_EQ(got[i].name, want[i].name);
+    EXPECT_EQ(got[i].shape, want[i].shape);
+    EXPECT_EQ(got[i].dtype, want[i].dtype);
+    EXPECT_EQ(got[i].parameter, want[i].parameter);
   }
-  EXPECT_FALSE(skeleton.is_training());
+}
+
+// A `Layer` built with `options` inside a scope is deployed, in eval mode, with the layout
+// deploy() leaves; with the deployed layer's tensors copied in it computes the same on `input`.
+// Returns the skeleton.
+template <typename Layer, typename Options>
+Layer expect_born_deployed(const Options& options, const at::Tensor& input) {
+  Layer deployed(options);
+  deployed->deploy();
+  Layer skeleton(nullptr);
+  {
+    DeployedSkeletonScope scope;
+    skeleton = Layer(options);
+  }
+  EXPECT_TRUE(skeleton->is_deployed());
+  EXPECT_FALSE(skeleton->is_training());
+  expect_same_layout(*deployed, *skeleton);
   torch::NoGradGuard no_grad;
-  for (const auto& item : deployed.named_buffers())
-    skeleton.named_buffers()[item.key()].copy_(item.value());
-  const at::Tensor want = deployed_forward(input);
-  const at::Tensor got = skeleton_forward(input);
+  for (const auto& item : deployed->named_buffers()) {
+    skeleton->named_buffers()[item.key()].copy_(item.value());
+  }
+  const at::Tensor want = deployed(input);
+  const at::Tensor got = skeleton(input);
   EXPECT_TRUE(at::equal(got, want)) << "max difference " << (got - want).abs().max().item<float>();
+  return skeleton;
 }
 
 const char* const kConfigs[] = {"ai8pt_wpt", "ai8pc_wpc", "af32_wpc"};
@@ -74,19 +87,9 @@ TEST(DeployedSkeletonTest, BitLinearIsBornDeployed) {
   for (const char* config : kConfigs) {
     for (const bool bias : {true, false}) {
       SCOPED_TRACE(std::string(config) + (bias ? " with bias" : " without bias"));
-      const BitLinearOptions options =
-          BitLinearOptions(37, 11).bias(bias).quant_config(BitQuantConfig::from_string(config));
-      BitLinear deployed(options);
-      deployed->deploy();
-      BitLinear skeleton(nullptr);
-      {
-        DeployedSkeletonScope scope;
-        skeleton = BitLinear(options);
-      }
-      EXPECT_TRUE(skeleton->is_deployed());
-      expect_same_layer(
-          *deployed, *skeleton, [&](const at::Tensor& x) { return deployed(x); },
-          [&](const at::Tensor& x) { return skeleton(x); }, at::randn({3, 37}));
+      expect_born_deployed<BitLinear>(
+          BitLinearOptions(37, 11).bias(bias).quant_config(BitQuantConfig::from_string(config)),
+          at::randn({3, 37}));
     }
   }
 }
@@ -95,22 +98,12 @@ TEST(DeployedSkeletonTest, BitConv2dIsBornDeployed) {
   for (const char* config : kConfigs) {
     for (const int64_t groups : {1, 2}) {
       SCOPED_TRACE(std::string(config) + " groups " + std::to_string(groups));
-      const BitConv2dOptions options = BitConv2dOptions(6, 8, {3, 2})
-                                           .groups(groups)
-                                           .padding(1)
-                                           .bias(groups == 1)
-                                           .quant_config(BitQuantConfig::from_string(config));
-      BitConv2d deployed(options);
-      deployed->deploy();
-      BitConv2d skeleton(nullptr);
-      {
-        DeployedSkeletonScope scope;
-        skeleton = BitConv2d(options);
-      }
-      EXPECT_TRUE(skeleton->is_deployed());
-      expect_same_layer(
-          *deployed, *skeleton, [&](const at::Tensor& x) { return deployed(x); },
-          [&](const at::Tensor& x) { return skeleton(x); }, at::randn({2, 6, 7, 5}));
+      expect_born_deployed<BitConv2d>(BitConv2dOptions(6, 8, {3, 2})
+                                          .groups(groups)
+                                          .padding(1)
+                                          .bias(groups == 1)
+                                          .quant_config(BitQuantConfig::from_string(config)),
+                                      at::randn({2, 6, 7, 5}));
     }
   }
 }
@@ -118,20 +111,11 @@ TEST(DeployedSkeletonTest, BitConv2dIsBornDeployed) {
 TEST(DeployedSkeletonTest, BitEmbeddingIsBornDeployed) {
   for (const char* config : kConfigs) {
     SCOPED_TRACE(config);
-    const BitEmbeddingOptions options = BitEmbeddingOptions(13, 10).padding_idx(-1).quant_config(
-        BitQuantConfig::from_string(config));
-    BitEmbedding deployed(options);
-    deployed->deploy();
-    BitEmbedding skeleton(nullptr);
-    {
-      DeployedSkeletonScope scope;
-      skeleton = BitEmbedding(options);
-    }
-    EXPECT_TRUE(skeleton->is_deployed());
-    EXPECT_EQ(skeleton->options.padding_idx(), deployed->options.padding_idx());
-    expect_same_layer(
-        *deployed, *skeleton, [&](const at::Tensor& x) { return deployed(x); },
-        [&](const at::Tensor& x) { return skeleton(x); }, at::tensor({0, 12, 5, 5}, at::kLong));
+    const BitEmbedding skeleton =
+        expect_born_deployed<BitEmbedding>(BitEmbeddingOptions(13, 10).padding_idx(-1).quant_config(
+                                               BitQuantConfig::from_string(config)),
+                                           at::tensor({0, 12, 5, 5}, at::kLong));
+    EXPECT_EQ(skeleton->options.padding_idx(), 12);
   }
 }
 
@@ -142,13 +126,7 @@ TEST(DeployedSkeletonTest, FloatLayersComputeLikeTorchs) {
   const auto check = [](torch::nn::Module& expected, torch::nn::Module& skeleton,
                         const std::function<at::Tensor()>& forward_expected,
                         const std::function<at::Tensor()>& forward_skeleton) {
-    const std::vector<TensorEntry> want = layout(expected);
-    const std::vector<TensorEntry> got = layout(skeleton);
-    ASSERT_EQ(got.size(), want.size());
-    for (size_t i = 0; i < want.size(); ++i) {
-      EXPECT_EQ(got[i].name, want[i].name);
-      EXPECT_EQ(got[i].shape, want[i].shape) << want[i].name;
-    }
+    expect_same_layout(expected, skeleton);
     for (const auto& item : expected.named_parameters()) {
       skeleton.named_parameters()[item.key()].copy_(item.value());
     }
