@@ -115,6 +115,16 @@ std::vector<uint8_t> pack_for(const BitKernel& kernel, const std::vector<uint8_t
   return packed;
 }
 
+// One case per shape of the grid, drawn by `draw` from stream `stream` of this process's seed;
+// each kind of case is drawn (and the reference run on it) once per process.
+template <typename Case>
+std::vector<Case> draw_cases(uint32_t stream, Case (*draw)(std::mt19937&, const Shape&)) {
+  std::mt19937 rng(seed() + stream);
+  std::vector<Case> cases;
+  for (const Shape& s : shape_grid()) cases.push_back(draw(rng, s));
+  return cases;
+}
+
 // One shape's int8 inputs and the reference's results on them: the exact accumulators, and
 // the outputs for activation scales per tensor / per row x weight scales per tensor / per
 // channel.
@@ -150,38 +160,35 @@ struct Int8Case {
   }
 };
 
-const std::vector<Int8Case>& int8_cases() {
-  static const std::vector<Int8Case> cases = [] {
-    std::mt19937 rng(seed());
-    std::vector<Int8Case> cases;
-    for (const Shape& s : shape_grid()) {
-      Int8Case c;
-      c.s = s;
-      c.x = random_int8(rng, s.m * s.k, -127, 127);
-      c.t2 = random_t2(rng, s);
-      c.x_scale = random_float(rng, s.m, 0.001f, 0.05f);
-      c.w_scale = random_float(rng, s.n, 0.2f, 2.0f);
-      c.bias = random_float(rng, s.n, -1.0f, 1.0f);
-      c.row_sums.assign(s.m, 0);
-      for (int64_t i = 0; i < s.m * s.k; ++i) c.row_sums[i / s.k] += c.x[i];
-      c.acc.resize(s.m * s.n);
-      reference_kernel().int8_accumulate(c.accumulate_args(c.t2.data()), c.acc.data());
-      // The reference's int8_gemm is these accumulators put through its rescale: rescaling
-      // them for each scale configuration gives its outputs without redoing the product.
-      for (bool per_row : {false, true}) {
-        for (bool per_channel : {false, true}) {
-          const Int8GemmArgs args = c.gemm_args(c.t2.data(), per_row, per_channel);
-          std::vector<float>& y = c.y[per_row][per_channel];
-          y.resize(s.m * s.n);
-          for (int64_t i = 0; i < s.m * s.n; ++i) {
-            y[i] = internal::qd8_rescale__scalar(args, i / s.n, i % s.n, c.acc[i]);
-          }
-        }
+Int8Case draw_int8_case(std::mt19937& rng, const Shape& s) {
+  Int8Case c;
+  c.s = s;
+  c.x = random_int8(rng, s.m * s.k, -127, 127);
+  c.t2 = random_t2(rng, s);
+  c.x_scale = random_float(rng, s.m, 0.001f, 0.05f);
+  c.w_scale = random_float(rng, s.n, 0.2f, 2.0f);
+  c.bias = random_float(rng, s.n, -1.0f, 1.0f);
+  c.row_sums.assign(s.m, 0);
+  for (int64_t i = 0; i < s.m * s.k; ++i) c.row_sums[i / s.k] += c.x[i];
+  c.acc.resize(s.m * s.n);
+  reference_kernel().int8_accumulate(c.accumulate_args(c.t2.data()), c.acc.data());
+  // The reference's int8_gemm is these accumulators put through its rescale: rescaling
+  // them for each scale configuration gives its outputs without redoing the product.
+  for (bool per_row : {false, true}) {
+    for (bool per_channel : {false, true}) {
+      const Int8GemmArgs args = c.gemm_args(c.t2.data(), per_row, per_channel);
+      std::vector<float>& y = c.y[per_row][per_channel];
+      y.resize(s.m * s.n);
+      for (int64_t i = 0; i < s.m * s.n; ++i) {
+        y[i] = internal::qd8_rescale__scalar(args, i / s.n, i % s.n, c.acc[i]);
       }
-      cases.push_back(std::move(c));
     }
-    return cases;
-  }();
+  }
+  return c;
+}
+
+const std::vector<Int8Case>& int8_cases() {
+  static const std::vector<Int8Case> cases = draw_cases(0, draw_int8_case);
   return cases;
 }
 
@@ -195,28 +202,25 @@ struct QuantizationCase {
   std::vector<int32_t> sums[2];
 };
 
+QuantizationCase draw_quantization_case(std::mt19937& rng, const Shape& s) {
+  QuantizationCase c;
+  c.s = s;
+  c.x = random_float(rng, s.m * s.k, -3.0f, 3.0f);
+  if (s.m > 1) std::fill(c.x.begin() + s.k, c.x.begin() + 2 * s.k, 0.0f);  // an all-zero row
+  for (Granularity g : {Granularity::kPerTensor, Granularity::kPerChannel}) {
+    const bool per_channel = g == Granularity::kPerChannel;
+    c.q[per_channel].resize(s.m * s.k);
+    c.scales[per_channel].resize(per_channel ? s.m : 1);
+    c.sums[per_channel].resize(s.m);
+    reference_kernel().quantize_activations(c.x.data(), s.m, s.k, g, 1e-5f, c.q[per_channel].data(),
+                                            c.scales[per_channel].data(),
+                                            c.sums[per_channel].data());
+  }
+  return c;
+}
+
 const std::vector<QuantizationCase>& quantization_cases() {
-  static const std::vector<QuantizationCase> cases = [] {
-    std::mt19937 rng(seed() + 1);
-    std::vector<QuantizationCase> cases;
-    for (const Shape& s : shape_grid()) {
-      QuantizationCase c;
-      c.s = s;
-      c.x = random_float(rng, s.m * s.k, -3.0f, 3.0f);
-      if (s.m > 1) std::fill(c.x.begin() + s.k, c.x.begin() + 2 * s.k, 0.0f);  // an all-zero row
-      for (Granularity g : {Granularity::kPerTensor, Granularity::kPerChannel}) {
-        const bool per_channel = g == Granularity::kPerChannel;
-        c.q[per_channel].resize(s.m * s.k);
-        c.scales[per_channel].resize(per_channel ? s.m : 1);
-        c.sums[per_channel].resize(s.m);
-        reference_kernel().quantize_activations(
-            c.x.data(), s.m, s.k, g, 1e-5f, c.q[per_channel].data(), c.scales[per_channel].data(),
-            c.sums[per_channel].data());
-      }
-      cases.push_back(std::move(c));
-    }
-    return cases;
-  }();
+  static const std::vector<QuantizationCase> cases = draw_cases(1, draw_quantization_case);
   return cases;
 }
 
@@ -246,39 +250,36 @@ struct Float32Case {
   }
 };
 
-const std::vector<Float32Case>& float32_cases() {
-  static const std::vector<Float32Case> cases = [] {
-    std::mt19937 rng(seed() + 2);
-    std::vector<Float32Case> cases;
-    for (const Shape& s : shape_grid()) {
-      Float32Case c;
-      c.s = s;
-      c.x = random_float(rng, s.m * s.k, -2.0f, 2.0f);
-      c.t2 = random_t2(rng, s);
-      c.w_scale = random_float(rng, s.n, 0.2f, 2.0f);
-      c.bias = random_float(rng, s.n, -1.0f, 1.0f);
-      c.abs_sums.assign(s.m, 0.0f);
-      for (int64_t i = 0; i < s.m * s.k; ++i) c.abs_sums[i / s.k] += std::fabs(c.x[i]);
-      // The reference's product before its rescale, once: its float32_gemm with a weight scale
-      // of 1 and no bias, as sum * 1 is sum exactly. Each scale configuration's outputs are
-      // then the reference's rescale of it.
-      const float one = 1.0f;
-      Float32GemmArgs unscaled = c.args(c.t2.data(), /*per_channel=*/false);
-      unscaled.w_scale = &one;
-      unscaled.bias = nullptr;
-      std::vector<float> sums(s.m * s.n);
-      reference_kernel().float32_gemm(unscaled, 0, s.n, sums.data());
-      for (bool per_channel : {false, true}) {
-        const Float32GemmArgs args = c.args(c.t2.data(), per_channel);
-        c.y[per_channel].resize(s.m * s.n);
-        for (int64_t i = 0; i < s.m * s.n; ++i) {
-          c.y[per_channel][i] = internal::f32_rescale__scalar(args, i % s.n, sums[i]);
-        }
-      }
-      cases.push_back(std::move(c));
+Float32Case draw_float32_case(std::mt19937& rng, const Shape& s) {
+  Float32Case c;
+  c.s = s;
+  c.x = random_float(rng, s.m * s.k, -2.0f, 2.0f);
+  c.t2 = random_t2(rng, s);
+  c.w_scale = random_float(rng, s.n, 0.2f, 2.0f);
+  c.bias = random_float(rng, s.n, -1.0f, 1.0f);
+  c.abs_sums.assign(s.m, 0.0f);
+  for (int64_t i = 0; i < s.m * s.k; ++i) c.abs_sums[i / s.k] += std::fabs(c.x[i]);
+  // The reference's product before its rescale, once: its float32_gemm with a weight scale
+  // of 1 and no bias, as sum * 1 is sum exactly. Each scale configuration's outputs are
+  // then the reference's rescale of it.
+  const float one = 1.0f;
+  Float32GemmArgs unscaled = c.args(c.t2.data(), /*per_channel=*/false);
+  unscaled.w_scale = &one;
+  unscaled.bias = nullptr;
+  std::vector<float> sums(s.m * s.n);
+  reference_kernel().float32_gemm(unscaled, 0, s.n, sums.data());
+  for (bool per_channel : {false, true}) {
+    const Float32GemmArgs args = c.args(c.t2.data(), per_channel);
+    c.y[per_channel].resize(s.m * s.n);
+    for (int64_t i = 0; i < s.m * s.n; ++i) {
+      c.y[per_channel][i] = internal::f32_rescale__scalar(args, i % s.n, sums[i]);
     }
-    return cases;
-  }();
+  }
+  return c;
+}
+
+const std::vector<Float32Case>& float32_cases() {
+  static const std::vector<Float32Case> cases = draw_cases(2, draw_float32_case);
   return cases;
 }
 
